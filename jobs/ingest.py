@@ -1,0 +1,40 @@
+"""Ingest one day of raw trade files into the ``trades`` and ``trades_rejected`` tables.
+
+./spark-submit.sh jobs/ingest.py --date 2025-01-15
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tradelake.config import load_settings
+from tradelake.ingest.job import run_ingest
+from tradelake.runtime import configure_logging, job_parser, parse_job_args, run_job
+from tradelake.session import build_session
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    parser = job_parser("ingest", __doc__ or "")
+    parser.add_argument("--raw-uri", help="raw landing root (TRADELAKE_RAW_URI)")
+    parser.add_argument(
+        "--max-reject-ratio", type=float, help="quality gate: highest share of rejected records"
+    )
+    args = parse_job_args(parser, argv)
+
+    def body(run_id: str, summary: dict[str, Any]) -> None:
+        quality = (
+            {"max_reject_ratio": args.max_reject_ratio}
+            if args.max_reject_ratio is not None
+            else None
+        )
+        settings = load_settings(raw_uri=args.raw_uri, database=args.database, quality=quality)
+        spark = build_session(settings, "tradelake-ingest")
+        run_ingest(spark, settings, args.date, run_id, summary)
+
+    return run_job("ingest", args.date, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

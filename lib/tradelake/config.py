@@ -1,0 +1,203 @@
+"""Settings: ``conf/<env>.toml`` < ``TRADELAKE_*`` environment variables < CLI flags.
+
+Validated once into a frozen model. Local and AWS runs differ only in these values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tradelake.errors import ConfigError
+
+CatalogType = Literal["jdbc", "glue", "rest", "hadoop"]
+Severity = Literal["error", "warn"]
+
+_URI_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# DECIMAL(18,8) holds at most 10 integer digits.
+_DECIMAL_18_8_LIMIT = Decimal("10000000000")
+# Quality checks of the ingest gate, by name (severities in quality.DEFAULT_SEVERITY).
+INGEST_CHECKS = (
+    "record_count",
+    "trade_id_unique",
+    "required_not_null",
+    "reject_ratio",
+    "freshness",
+)
+
+
+class ContractSettings(BaseModel):
+    """Bounds of the trade contract that deployments may tune."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_price: Decimal = Decimal("1000000")
+    max_quantity: Decimal = Decimal("1000000000")
+    future_tolerance_seconds: int = Field(default=300, ge=0)
+
+    @model_validator(mode="after")
+    def _fits_decimal_18_8(self) -> ContractSettings:
+        for name in ("max_price", "max_quantity"):
+            value = getattr(self, name)
+            if not Decimal(0) < value < _DECIMAL_18_8_LIMIT:
+                raise ValueError(f"contract.{name}={value} must be > 0 and < 1e10 (DECIMAL(18,8))")
+        return self
+
+
+class QualitySettings(BaseModel):
+    """Thresholds and severities of the ingest quality gate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_reject_ratio: float = Field(default=0.10, ge=0.0, le=1.0)
+    freshness_max_lag_hours: float = Field(default=6.0, ge=0.0)
+    # Per-check severity overrides, e.g. {"freshness": "error"}; see quality.DEFAULT_SEVERITY.
+    severity: dict[str, Severity] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> QualitySettings:
+        unknown = sorted(set(self.severity) - set(INGEST_CHECKS))
+        if unknown:
+            raise ValueError(
+                f"quality.severity names unknown checks {unknown}; known: {list(INGEST_CHECKS)}"
+            )
+        return self
+
+
+def conf_dir() -> Path:
+    """Folder of the ``<env>.toml`` profiles: ``TRADELAKE_CONF_DIR``, ``./conf`` or the repo's."""
+    explicit = os.environ.get("TRADELAKE_CONF_DIR")
+    if explicit:
+        return Path(explicit)
+    local = Path("conf")
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "conf"
+
+
+def _is_local_path(uri: str) -> bool:
+    return not _URI_SCHEME.match(uri) and not uri.startswith("file:")
+
+
+def _absolute(uri: str) -> str:
+    """Resolve a local path against the working directory; leave URIs untouched."""
+    return str(Path(uri).expanduser().resolve()) if _is_local_path(uri) else uri
+
+
+class Settings(BaseSettings):
+    """Everything a tradelake job needs to know about where things live."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADELAKE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    env: str = "local"
+    raw_uri: str = "./lake/raw"
+    warehouse: str = "./lake/warehouse"
+    catalog_type: CatalogType = "jdbc"
+    catalog_uri: str | None = None
+    database: str = "trading"
+    s3_endpoint: str | None = None
+    glue_endpoint: str | None = None
+    aws_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    # Sign REST catalog requests with SigV4 for this service (e.g. "glue", "s3tables").
+    rest_signing_name: str | None = None
+    contract: ContractSettings = Field(default_factory=ContractSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, profile_path())
+
+    @model_validator(mode="after")
+    def _check_catalog(self) -> Settings:
+        if not _DATABASE_NAME.match(self.database):
+            raise ValueError(
+                f"TRADELAKE_DATABASE={self.database!r} must be lower-case letters, digits and _"
+            )
+        if self.catalog_type in ("jdbc", "rest") and not self.catalog_uri:
+            raise ValueError(
+                "TRADELAKE_CATALOG_URI is required when "
+                f"TRADELAKE_CATALOG_TYPE={self.catalog_type}; set it or use TRADELAKE_ENV=local"
+            )
+        if self.catalog_type == "glue" and not self.warehouse.startswith("s3://"):
+            raise ValueError(
+                f"TRADELAKE_WAREHOUSE={self.warehouse!r} must be an s3:// URI when "
+                "TRADELAKE_CATALOG_TYPE=glue"
+            )
+        return self
+
+    @property
+    def raw_root(self) -> str:
+        """The raw landing root, absolute when local."""
+        return _absolute(self.raw_uri).rstrip("/")
+
+    @property
+    def warehouse_root(self) -> str:
+        """The Iceberg warehouse root, absolute when local."""
+        return _absolute(self.warehouse).rstrip("/")
+
+    @property
+    def catalog_uri_resolved(self) -> str | None:
+        """The catalog URI with a relative SQLite path made absolute."""
+        uri = self.catalog_uri
+        if uri and uri.startswith("jdbc:sqlite:") and not uri.startswith("jdbc:sqlite:/"):
+            return "jdbc:sqlite:" + _absolute(uri.removeprefix("jdbc:sqlite:"))
+        return uri
+
+    def table(self, name: str) -> str:
+        """Fully qualified Spark name of a tradelake table."""
+        return f"lake.{self.database}.{name}"
+
+
+def profile_path() -> Path:
+    """The TOML profile selected by ``TRADELAKE_ENV`` (default ``local``)."""
+    return conf_dir() / f"{os.environ.get('TRADELAKE_ENV', 'local')}.toml"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings, CLI overrides winning over environment and profile.
+
+    Raises:
+        ConfigError: the profile is missing or a value is invalid; the message names it.
+    """
+    profile = profile_path()
+    env_name = os.environ.get("TRADELAKE_ENV", "local")
+    if env_name != "local" and not profile.is_file():
+        raise ConfigError(
+            f"TRADELAKE_ENV={env_name} but {profile} does not exist; "
+            "create it or set TRADELAKE_CONF_DIR"
+        )
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in err.errors()
+        )
+        raise ConfigError(f"invalid configuration ({profile}): {problems}") from err

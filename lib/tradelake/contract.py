@@ -1,0 +1,201 @@
+"""The trade record contract: fields, normalization, rules and reason codes.
+
+The single source of truth for what a valid trade is. Every rule is a native Spark
+column expression: Spark 4 runs with ANSI mode on, so untrusted text is parsed only
+with ``try_*`` functions and a value that does not parse becomes a reason code,
+never an exception. No Python UDFs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DecimalType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from tradelake.config import ContractSettings
+
+FIELDS: tuple[str, ...] = (
+    "trade_id",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "timestamp",
+    "exchange",
+)
+
+MONEY = DecimalType(18, 8)
+# Wide enough to hold plausible input exactly, so "too large" and "too precise" differ.
+WIDE_DECIMAL = DecimalType(38, 18)
+
+# Stable reason codes written to trades_rejected.reasons. Append only: never rename one.
+MALFORMED_RECORD = "malformed_record"
+UNREADABLE_FILE = "unreadable_file"
+DUPLICATE_CONFLICT = "duplicate_conflict"
+REASON_CODES: tuple[str, ...] = (
+    MALFORMED_RECORD,
+    UNREADABLE_FILE,
+    "trade_id_missing",
+    "symbol_missing",
+    "symbol_invalid",
+    "side_missing",
+    "side_invalid",
+    "price_missing",
+    "price_not_numeric",
+    "price_out_of_range",
+    "price_too_precise",
+    "quantity_missing",
+    "quantity_not_numeric",
+    "quantity_out_of_range",
+    "quantity_too_precise",
+    "timestamp_missing",
+    "timestamp_invalid",
+    "timestamp_outside_partition",
+    "timestamp_in_future",
+    "exchange_missing",
+    DUPLICATE_CONFLICT,
+)
+
+SYMBOL_PATTERN = r"^[A-Z0-9_-]+$"
+SIDES = ("buy", "sell")
+# Plain decimal or scientific notation; NaN, Infinity, hex and thousands separators are not.
+NUMBER_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+# A timestamp needs a date and a time of day; a bare date is not an instant.
+TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+
+# What every raw reader produces: contract fields as text, plus provenance.
+RAW_SCHEMA = StructType(
+    [
+        StructField("source_file", StringType(), False),
+        StructField("record", StringType(), True),
+        StructField("malformed", BooleanType(), False),
+        *[StructField(name, StringType(), True) for name in FIELDS],
+        StructField("extra_fields", ArrayType(StringType(), False), True),
+    ]
+)
+
+
+def clean_text(column: Column) -> Column:
+    """Trim surrounding ASCII whitespace; text empty after trimming is missing (null)."""
+    # Spark's trim() strips spaces only; tabs and line ends are as common around values.
+    trimmed = F.btrim(column, F.lit(" \t\r\n\f\u000b"))
+    return F.when(trimmed != "", trimmed)
+
+
+def is_number_text(column: Column) -> Column:
+    """True where the text is a finite decimal number, plain or scientific."""
+    return column.rlike(NUMBER_PATTERN)
+
+
+def parse_decimal(column: Column) -> Column:
+    """Parse number text exactly into DECIMAL(38,18); null if not a number or too large."""
+    return F.when(is_number_text(column), column.try_cast(WIDE_DECIMAL))
+
+
+def parse_timestamp(column: Column) -> Column:
+    """Parse ISO-8601 text to a UTC timestamp; null where it does not parse.
+
+    ``Z`` and offsets such as ``+02:00`` are converted to UTC; text without an offset
+    is read as UTC because the session time zone is always UTC.
+    """
+    return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(column))
+
+
+def utc_literal(moment: datetime | date) -> Column:
+    """A timestamp literal that cannot pick up the Python process's local time zone."""
+    if isinstance(moment, datetime):
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    else:
+        text = f"{moment.isoformat()}T00:00:00Z"
+    return F.to_timestamp(F.lit(text))
+
+
+def _amount_rules(
+    text: Column, field: str, max_value: Decimal, max_exclusive: bool
+) -> tuple[Column, list[tuple[str, Column]]]:
+    """Parsed DECIMAL(18,8) value of a price or quantity and its (reason, broken) pairs."""
+    wide = parse_decimal(text)
+    above_max = wide >= F.lit(max_value) if max_exclusive else wide > F.lit(max_value)
+    out_of_range = is_number_text(text) & (wide.isNull() | (wide <= 0) | above_max)
+    # Rounding money silently is never acceptable: more than 8 decimals is a reject.
+    too_precise = ~out_of_range & (wide != wide.try_cast(MONEY))
+    rules = [
+        (f"{field}_missing", text.isNull()),
+        (f"{field}_not_numeric", ~is_number_text(text)),
+        (f"{field}_out_of_range", out_of_range),
+        (f"{field}_too_precise", too_precise),
+    ]
+    return wide.try_cast(MONEY), rules
+
+
+def reasons_array(rules: list[tuple[str, Column]]) -> Column:
+    """ARRAY<STRING> of the codes whose condition is true, in contract order."""
+    flagged = F.array(*[F.when(broken, F.lit(code)) for code, broken in rules])
+    return F.filter(flagged, lambda code: code.isNotNull())
+
+
+def validate_trades(
+    raw: DataFrame, day: date, now: datetime, contract: ContractSettings
+) -> DataFrame:
+    """Normalize raw text fields, parse them, and list every rule each record breaks.
+
+    Input: ``RAW_SCHEMA`` (source_file, record, malformed, the contract fields as text,
+    extra_fields). Output, one row per input row: source_file, record, extra_fields,
+    trade_id, symbol, side, price, quantity (DECIMAL(18,8)), traded_at (TIMESTAMP),
+    exchange, and reasons (ARRAY<STRING>, empty when the record is valid).
+    """
+    trade_id = clean_text(F.col("trade_id"))
+    symbol = F.upper(clean_text(F.col("symbol")))
+    side = F.lower(clean_text(F.col("side")))
+    exchange = clean_text(F.col("exchange"))
+    timestamp_text = clean_text(F.col("timestamp"))
+    traded_at = parse_timestamp(timestamp_text)
+    price, price_rules = _amount_rules(
+        clean_text(F.col("price")), "price", contract.max_price, max_exclusive=True
+    )
+    quantity, quantity_rules = _amount_rules(
+        clean_text(F.col("quantity")), "quantity", contract.max_quantity, max_exclusive=False
+    )
+    day_start = utc_literal(day)
+    day_end = utc_literal(day + timedelta(days=1))
+    latest_allowed = utc_literal(now + timedelta(seconds=contract.future_tolerance_seconds))
+    rules = [
+        ("trade_id_missing", trade_id.isNull()),
+        ("symbol_missing", symbol.isNull()),
+        ("symbol_invalid", ~symbol.rlike(SYMBOL_PATTERN)),
+        ("side_missing", side.isNull()),
+        ("side_invalid", ~side.isin(*SIDES)),
+        *price_rules,
+        *quantity_rules,
+        ("timestamp_missing", timestamp_text.isNull()),
+        ("timestamp_invalid", timestamp_text.isNotNull() & traded_at.isNull()),
+        ("timestamp_outside_partition", (traded_at < day_start) | (traded_at >= day_end)),
+        ("timestamp_in_future", traded_at > latest_allowed),
+        ("exchange_missing", exchange.isNull()),
+    ]
+    reasons = F.when(F.col("malformed"), F.array(F.lit(MALFORMED_RECORD))).otherwise(
+        reasons_array(rules)
+    )
+    return raw.select(
+        "source_file",
+        "record",
+        "extra_fields",
+        trade_id.alias("trade_id"),
+        symbol.alias("symbol"),
+        side.alias("side"),
+        price.alias("price"),
+        quantity.alias("quantity"),
+        traded_at.alias("traded_at"),
+        exchange.alias("exchange"),
+        reasons.alias("reasons"),
+    )

@@ -1,0 +1,1 @@
+"""Pure DataFrame transforms of the ingest job (no reads, writes or actions)."""

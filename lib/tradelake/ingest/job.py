@@ -1,0 +1,185 @@
+"""The ingest job: raw landing files of one day -> ``trades`` and ``trades_rejected``.
+
+extract (io) -> validate (contract) -> classify/dedupe (transform) -> quality gate ->
+load (io). Every count of the run summary comes from one aggregation pass over the
+persisted, classified batch, and each raw file is parsed once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from tradelake import io
+from tradelake.config import Settings
+from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
+from tradelake.errors import ConservationError, QualityGateError
+from tradelake.ingest.transform import classify_records, to_rejects, to_trades
+from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
+from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables
+
+log = logging.getLogger("tradelake.ingest")
+
+
+@dataclass
+class Batch:
+    """A day's classified records, persisted, with their statistics."""
+
+    classified: DataFrame
+    stats: BatchStats
+    unreadable: list[io.UnreadableFile]
+
+
+def day_uri(settings: Settings, day: date) -> str:
+    """Landing folder of one day: ``<raw root>/trades/date=YYYY-MM-DD``."""
+    return f"{settings.raw_root}/trades/date={day.isoformat()}"
+
+
+def load_batch(
+    spark: SparkSession, settings: Settings, day: date, files: list[io.RawFile], now: datetime
+) -> Batch:
+    """Read, validate and classify the day's files, then compute the batch statistics.
+
+    A file that fails while being read (corrupt Parquet, truncated gzip) is recorded as
+    unreadable and the batch is rebuilt without it, so the rest of the day still loads.
+    """
+    unreadable: list[io.UnreadableFile] = []
+    while True:
+        excluded = {entry.path for entry in unreadable}
+        raw = io.read_raw(spark, [raw for raw in files if raw.path not in excluded])
+        unreadable.extend(raw.unreadable)
+        classified = classify_records(
+            validate_trades(raw.frame, day, now, settings.contract)
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            stats = batch_stats(classified, unreadable_files=len(unreadable))
+        except Exception as err:
+            classified.unpersist()
+            candidates = [f.path for f in files if f.path not in {u.path for u in unreadable}]
+            failure = io.failed_file(err, candidates)
+            if failure is None:
+                raise
+            unreadable.append(io.UnreadableFile(*failure))
+            log.warning("unreadable file", extra={"path": failure[0], "error": failure[1]})
+            continue
+        return Batch(classified=classified, stats=stats, unreadable=unreadable)
+
+
+def unreadable_rejects(
+    spark: SparkSession, unreadable: list[io.UnreadableFile], day: date, run_id: str, at: datetime
+) -> DataFrame:
+    """One dead letter per unreadable file: its path, and the error as the record."""
+    schema = (
+        "ingest_date DATE, run_id STRING, source_file STRING, record STRING, reasons ARRAY<STRING>"
+    )
+    rows = [(day, run_id, entry.path, entry.error, [UNREADABLE_FILE]) for entry in unreadable]
+    return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
+
+
+def write_partition(frame: DataFrame, table: str, column: str, day: date, run_id: str) -> int:
+    """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
+
+    Works when ``frame`` is empty or smaller than what was there: the whole partition is
+    replaced, so a trade removed upstream disappears on rerun. Returns the snapshot id.
+    """
+    (
+        frame.writeTo(table)
+        .option("snapshot-property.tradelake.run-id", run_id)
+        .overwrite(F.col(column) == F.lit(day))
+    )
+    spark = frame.sparkSession
+    latest = spark.sql(
+        f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
+    ).first()
+    assert latest is not None
+    return int(latest["snapshot_id"])
+
+
+def run_ingest(
+    spark: SparkSession, settings: Settings, day: date, run_id: str, summary: dict[str, Any]
+) -> None:
+    """Ingest one day; fills ``summary`` and raises a ``TradelakeError`` on a failed run."""
+    started_at = datetime.now(UTC)
+    listing = io.list_day(spark, day_uri(settings, day))
+    summary["files"] = {
+        "read": len(listing.files),
+        "empty": len(listing.empty),
+        "ignored": len(listing.ignored),
+        "unreadable": 0,
+    }
+    ensure_tables(spark, settings, TRADES, TRADES_REJECTED)
+    batch = load_batch(spark, settings, day, listing.files, started_at)
+    try:
+        _publish(spark, settings, day, run_id, started_at, batch, summary)
+    finally:
+        batch.classified.unpersist()
+
+
+def _publish(
+    spark: SparkSession,
+    settings: Settings,
+    day: date,
+    run_id: str,
+    started_at: datetime,
+    batch: Batch,
+    summary: dict[str, Any],
+) -> None:
+    stats = batch.stats
+    summary["files"]["unreadable"] = len(batch.unreadable)
+    summary["unreadable_files"] = [{"path": u.path, "error": u.error} for u in batch.unreadable]
+    summary.update(
+        records_read=stats.records_read,
+        loaded=stats.loaded,
+        duplicates_dropped=stats.duplicates_dropped,
+        rejected=stats.rejected,
+        rejected_by_reason=stats.rejected_by_reason,
+        schema_drift={"records": stats.drift_records, "fields": stats.drift_fields},
+        conservation_ok=stats.conserved,
+    )
+    if not stats.conserved:
+        raise ConservationError(
+            f"records_read={stats.records_read} != loaded={stats.loaded} + duplicates_dropped="
+            f"{stats.duplicates_dropped} + rejected={stats.rejected}; nothing was published. "
+            "This is a bug: report it with the run summary"
+        )
+    checks = evaluate_checks(stats, day, settings.quality)
+    summary["quality"] = [check.as_dict() for check in checks]
+    log.info(
+        "batch classified",
+        extra={
+            "run_id": run_id,
+            **{k: summary[k] for k in ("records_read", "loaded", "duplicates_dropped", "rejected")},
+        },
+    )
+
+    rejects = to_rejects(batch.classified, day, run_id, started_at)
+    if batch.unreadable:
+        rejects = rejects.unionByName(
+            unreadable_rejects(spark, batch.unreadable, day, run_id, started_at)
+        )
+    snapshots = {
+        "trades_rejected": write_partition(
+            rejects, settings.table(TRADES_REJECTED.name), "ingest_date", day, run_id
+        )
+    }
+    summary["snapshots"] = snapshots
+    failures = gate_failures(checks)
+    if failures:
+        names = ", ".join(
+            f"{f.check} (observed {f.observed}, expected {f.threshold})" for f in failures
+        )
+        raise QualityGateError(
+            f"quality gate failed: {names}; trades for {day} were not published (readers keep "
+            f"the previous data), rejects are in {settings.table(TRADES_REJECTED.name)}; fix "
+            "the input and rerun"
+        )
+    trades = to_trades(batch.classified, day, run_id, started_at)
+    snapshots["trades"] = write_partition(
+        trades, settings.table(TRADES.name), "trade_date", day, run_id
+    )

@@ -1,0 +1,320 @@
+"""Reading raw landing files and writing tables: the only module that touches storage.
+
+Raw files are listed through Hadoop's FileSystem (any scheme Spark can read), and read
+with an explicit all-string contract schema: schemas are never inferred. JSON Lines are
+parsed into VARIANT so numbers keep their exact text (a JSON number never passes
+through a double) and the raw line is kept for the dead-letter table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    DataType,
+    DateType,
+    StringType,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
+
+from tradelake.contract import FIELDS, RAW_SCHEMA
+from tradelake.errors import NoInputError
+
+log = logging.getLogger(__name__)
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)
+_FAILED_READ = re.compile(r"Encountered error while reading file (\S+?)\.?\s+SQLSTATE")
+_ERROR_DETAIL = re.compile(r"Caused by: ([^\n]+)")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One landing file and how to read it."""
+
+    path: str
+    size: int
+    kind: str  # "json", "csv", "parquet" or "unsupported"
+
+
+@dataclass
+class RawListing:
+    """The files of one landing day, sorted by path."""
+
+    files: list[RawFile]
+    empty: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[RawFile]:
+        return [raw for raw in self.files if raw.kind == kind]
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A file that could not be read, with the error that says why."""
+
+    path: str
+    error: str
+
+
+def file_kind(name: str) -> str:
+    """Format of a landing file from its name; text formats may end in ``.gz``."""
+    lowered = name.lower()
+    text_name = lowered.removesuffix(".gz")
+    if text_name.endswith(JSON_SUFFIXES):
+        return "json"
+    if text_name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if lowered.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    return "unsupported"
+
+
+def _hadoop_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    """A Hadoop Path and its FileSystem (py4j proxies) for any URI Spark can read."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    return path, path.getFileSystem(conf)
+
+
+def list_day(spark: SparkSession, day_uri: str) -> RawListing:
+    """List the landing files of one day (not recursive).
+
+    Names starting with ``_`` or ``.`` (``_SUCCESS``, temp files) are ignored; empty
+    files are listed apart, because an empty file holds no records.
+
+    Raises:
+        NoInputError: the day's folder does not exist.
+    """
+    path, fs = _hadoop_path(spark, day_uri)
+    if not fs.exists(path):
+        raise NoInputError(
+            f"no input folder {day_uri}; land the day's files there (or check "
+            "TRADELAKE_RAW_URI and --date), then rerun"
+        )
+    listing = RawListing(files=[])
+    for status in sorted(fs.listStatus(path), key=lambda s: s.getPath().toString()):
+        uri = status.getPath().toString()
+        name = status.getPath().getName()
+        if status.isDirectory() or name.startswith(("_", ".")):
+            listing.ignored.append(uri)
+        elif status.getLen() == 0:
+            listing.empty.append(uri)
+        else:
+            listing.files.append(RawFile(uri, int(status.getLen()), file_kind(name)))
+    return listing
+
+
+def read_first_line(spark: SparkSession, uri: str) -> str | None:
+    """First line of a text file, decompressing ``.gz``; None when the file has no line."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path, fs = _hadoop_path(spark, uri)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
+    stream = fs.open(path)
+    try:
+        if codec is not None:
+            stream = codec.createInputStream(stream)
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        line = reader.readLine()
+        return None if line is None else str(line)
+    finally:
+        stream.close()
+
+
+def failed_file(error: Exception, candidates: Iterable[str]) -> tuple[str, str] | None:
+    """The candidate file a Spark read error names, with the error's cause, if any."""
+    message = str(error)
+    match = _FAILED_READ.search(message)
+    if not match:
+        return None
+    named = _normalize_uri(match.group(1))
+    for candidate in candidates:
+        if _normalize_uri(candidate) == named:
+            causes = _ERROR_DETAIL.findall(message)
+            detail = causes[-1] if causes else message.splitlines()[0]
+            return candidate, detail.strip()[:1000]
+    return None
+
+
+def _normalize_uri(uri: str) -> str:
+    # Hadoop prints local files as file:/x, Spark's error as file:///x.
+    return re.sub(r"^file:/+", "file:/", uri)
+
+
+def _text_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    return (
+        spark.read.text(paths)
+        .select(F.col("_metadata.file_path").alias("source_file"), F.col("value"))
+        .where(F.trim(F.col("value")) != "")
+    )
+
+
+def _json_records(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """JSON Lines as raw rows: one row per non-blank line, fields taken from a VARIANT."""
+    variant = F.expr("try_parse_json(value)")
+    keys = F.map_keys(F.try_variant_get(variant, "$", "map<string,variant>"))
+    lines = _text_lines(spark, paths).select(
+        "source_file", "value", variant.alias("v"), keys.alias("keys")
+    )
+    return lines.select(
+        "source_file",
+        F.col("value").alias("record"),
+        # Not JSON, or JSON that is not an object (an array, a bare number).
+        F.col("keys").isNull().alias("malformed"),
+        *[F.try_variant_get(F.col("v"), f"$.{name}", "string").alias(name) for name in FIELDS],
+        F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in FIELDS])).alias(
+            "extra_fields"
+        ),
+    )
+
+
+def _header_names(header: str) -> list[str]:
+    names = [name.strip().strip('"').strip().lower() for name in header.lstrip("\ufeff").split(",")]
+    return names
+
+
+def _csv_records(spark: SparkSession, paths: list[str], header: str) -> DataFrame:
+    """CSV files sharing one header line as raw rows; short or long rows are malformed."""
+    names = _header_names(header)
+    schema = ", ".join(f"`c{index}` STRING" for index in range(len(names)))
+    parsed = F.from_csv(
+        F.col("value"),
+        f"{schema}, `_corrupt_record` STRING",
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
+    )
+    by_name = {name: index for index, name in reversed(list(enumerate(names)))}
+    extras = sorted({name for name in names if name not in FIELDS})
+    lines = _text_lines(spark, paths).where(F.col("value") != header)
+    rows = lines.select("source_file", "value", parsed.alias("c"))
+    return rows.select(
+        "source_file",
+        F.col("value").alias("record"),
+        F.col("c._corrupt_record").isNotNull().alias("malformed"),
+        *[
+            (F.col(f"c.c{by_name[name]}") if name in by_name else F.lit(None).cast("string")).alias(
+                name
+            )
+            for name in FIELDS
+        ],
+        F.array(*[F.lit(name) for name in extras])
+        .cast(ArrayType(StringType(), False))
+        .alias("extra_fields"),
+    )
+
+
+def _as_text(column: Column, data_type: DataType) -> Column:
+    """Render a typed Parquet value as the text the contract parses."""
+    if isinstance(data_type, TimestampType | TimestampNTZType):
+        # UTC session: both render as UTC wall-clock time; 'Z' makes that explicit.
+        return F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+    if isinstance(data_type, DateType | StringType):
+        return column.cast("string")
+    if isinstance(data_type, StructType | ArrayType) or data_type.typeName() == "map":
+        return F.to_json(column)
+    return column.cast("string")
+
+
+def _parquet_records(spark: SparkSession, paths: list[str], schema: StructType) -> DataFrame:
+    """Parquet files sharing one footer schema as raw rows (typed values rendered as text)."""
+    present = {f.name.lower(): f for f in schema.fields}
+    extras = sorted(name for name in present if name not in FIELDS)
+    frame = spark.read.schema(schema).parquet(*paths)
+    return frame.select(
+        F.col("_metadata.file_path").alias("source_file"),
+        F.to_json(F.struct(*[F.col(f"`{f.name}`") for f in schema.fields])).alias("record"),
+        F.lit(False).alias("malformed"),
+        *[
+            (
+                _as_text(F.col(f"`{present[name].name}`"), present[name].dataType)
+                if name in present
+                else F.lit(None).cast("string")
+            ).alias(name)
+            for name in FIELDS
+        ],
+        F.array(*[F.lit(name) for name in extras])
+        .cast(ArrayType(StringType(), False))
+        .alias("extra_fields"),
+    )
+
+
+@dataclass
+class RawRead:
+    """The raw rows of a day, plus the files that could not even be planned."""
+
+    frame: DataFrame
+    unreadable: list[UnreadableFile]
+
+
+def read_raw(spark: SparkSession, files: list[RawFile]) -> RawRead:
+    """Build one DataFrame (``RAW_SCHEMA``) over every readable file of the day.
+
+    CSV headers and Parquet footers are read here, on the driver (metadata only), to
+    group files that share a layout; a file whose header or footer cannot be read is
+    returned as unreadable. Corruption further inside a file surfaces when the frame is
+    evaluated; ``failed_file`` maps that error back to the file.
+    """
+    unreadable = [
+        UnreadableFile(
+            raw.path,
+            "unsupported file type: expected .jsonl, .ndjson, .json, "
+            ".csv (each optionally .gz) or .parquet",
+        )
+        for raw in files
+        if raw.kind == "unsupported"
+    ]
+    parts: list[DataFrame] = []
+    json_paths = [raw.path for raw in files if raw.kind == "json"]
+    if json_paths:
+        parts.append(_json_records(spark, json_paths))
+
+    csv_groups: dict[str, list[str]] = defaultdict(list)
+    for raw in (raw for raw in files if raw.kind == "csv"):
+        try:
+            header = read_first_line(spark, raw.path)
+        except Exception as err:  # noqa: BLE001 - any read failure makes the file unreadable
+            unreadable.append(UnreadableFile(raw.path, _short_error(err)))
+            continue
+        if header is None or not header.strip():
+            unreadable.append(UnreadableFile(raw.path, "CSV file has no header line"))
+            continue
+        csv_groups[header].append(raw.path)
+    parts.extend(_csv_records(spark, paths, header) for header, paths in csv_groups.items())
+
+    parquet_groups: dict[str, tuple[StructType, list[str]]] = {}
+    for raw in (raw for raw in files if raw.kind == "parquet"):
+        try:
+            # The file's own footer, never an inference over data: Parquet is self-describing.
+            schema = spark.read.parquet(raw.path).schema
+        except Exception as err:  # noqa: BLE001 - any read failure makes the file unreadable
+            unreadable.append(UnreadableFile(raw.path, _short_error(err)))
+            continue
+        key = schema.json()
+        parquet_groups.setdefault(key, (schema, []))[1].append(raw.path)
+    parts.extend(
+        _parquet_records(spark, paths, schema) for schema, paths in parquet_groups.values()
+    )
+
+    frame = reduce(DataFrame.unionByName, parts) if parts else spark.createDataFrame([], RAW_SCHEMA)
+    return RawRead(frame=frame, unreadable=unreadable)
+
+
+def _short_error(err: Exception) -> str:
+    causes = _ERROR_DETAIL.findall(str(err))
+    text = causes[-1] if causes else (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return text.strip()[:1000]

@@ -1,0 +1,161 @@
+"""Batch statistics in one aggregation pass, the quality checks over them, and the gate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from tradelake.config import QualitySettings, Severity
+from tradelake.contract import REASON_CODES, UNREADABLE_FILE
+from tradelake.ingest.transform import DUPLICATE, LOADED, REJECTED
+
+DEFAULT_SEVERITY: dict[str, Severity] = {
+    "record_count": "error",
+    "trade_id_unique": "error",
+    "required_not_null": "error",
+    "reject_ratio": "error",
+    "freshness": "warn",
+}
+REQUIRED_COLUMNS = ("trade_id", "symbol", "side", "price", "quantity", "traded_at", "exchange")
+_MAX_DRIFT_FIELDS = 100
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What one ingest batch contained; unreadable files count as read and rejected."""
+
+    records_read: int
+    loaded: int
+    duplicates_dropped: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+    distinct_loaded_trade_ids: int
+    loaded_with_nulls: int
+    latest_traded_at: datetime | None
+    drift_records: int
+    drift_fields: list[str]
+
+    @property
+    def conserved(self) -> bool:
+        """records_read = loaded + duplicates_dropped + rejected."""
+        return self.records_read == self.loaded + self.duplicates_dropped + self.rejected
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One quality check: observed value against its threshold."""
+
+    check: str
+    severity: Severity
+    passed: bool
+    observed: Any
+    threshold: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
+    """Compute every count the summary and the checks need, in one aggregation pass."""
+    status = F.col("status")
+    loaded = status == LOADED
+    any_null = F.lit(False)
+    for name in REQUIRED_COLUMNS:
+        any_null = any_null | F.col(name).isNull()
+    row = classified.agg(
+        F.count(F.lit(1)).alias("records"),
+        F.count_if(loaded).alias("loaded"),
+        F.count_if(status == DUPLICATE).alias("duplicates"),
+        F.count_if(status == REJECTED).alias("rejected"),
+        F.count_distinct(F.when(loaded, F.col("trade_id"))).alias("distinct_ids"),
+        F.count_if(loaded & any_null).alias("loaded_with_nulls"),
+        # Epoch micros, not a timestamp: collect() would render it in the local time zone.
+        F.max(F.when(loaded, F.unix_micros("traded_at"))).alias("latest_micros"),
+        F.count_if(F.size("extra_fields") > 0).alias("drift_records"),
+        F.slice(
+            F.array_sort(F.array_distinct(F.flatten(F.collect_set("extra_fields")))),
+            1,
+            _MAX_DRIFT_FIELDS,
+        ).alias("drift_fields"),
+        *[
+            F.count_if(F.array_contains("reasons", code)).alias(f"reason_{code}")
+            for code in REASON_CODES
+        ],
+    ).first()
+    assert row is not None  # a global aggregation always returns one row
+    by_reason = {code: int(row[f"reason_{code}"]) for code in REASON_CODES}
+    by_reason[UNREADABLE_FILE] += unreadable_files
+    return BatchStats(
+        records_read=int(row["records"]) + unreadable_files,
+        loaded=int(row["loaded"]),
+        duplicates_dropped=int(row["duplicates"]),
+        rejected=int(row["rejected"]) + unreadable_files,
+        rejected_by_reason={code: count for code, count in by_reason.items() if count},
+        distinct_loaded_trade_ids=int(row["distinct_ids"]),
+        loaded_with_nulls=int(row["loaded_with_nulls"]),
+        latest_traded_at=(
+            None
+            if row["latest_micros"] is None
+            else datetime.fromtimestamp(row["latest_micros"] / 1_000_000, UTC)
+        ),
+        drift_records=int(row["drift_records"]),
+        drift_fields=list(row["drift_fields"] or []),
+    )
+
+
+def evaluate_checks(stats: BatchStats, day: date, settings: QualitySettings) -> list[CheckResult]:
+    """Run the ingest checks over the batch statistics.
+
+    Freshness is measured against the end of the partition day, not the wall clock, so
+    a backfill of an old day passes when that day's data reached its end.
+    """
+    severity = {**DEFAULT_SEVERITY, **settings.severity}
+    reject_ratio = stats.rejected / stats.records_read if stats.records_read else 0.0
+    day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    lag_hours = (
+        round((day_end - stats.latest_traded_at).total_seconds() / 3600, 3)
+        if stats.latest_traded_at is not None
+        else None
+    )
+    return [
+        CheckResult(
+            "record_count", severity["record_count"], stats.loaded > 0, stats.loaded, "> 0"
+        ),
+        CheckResult(
+            "trade_id_unique",
+            severity["trade_id_unique"],
+            stats.distinct_loaded_trade_ids == stats.loaded,
+            stats.loaded - stats.distinct_loaded_trade_ids,
+            "0 repeated trade_id",
+        ),
+        CheckResult(
+            "required_not_null",
+            severity["required_not_null"],
+            stats.loaded_with_nulls == 0,
+            stats.loaded_with_nulls,
+            "0 rows with a null required column",
+        ),
+        CheckResult(
+            "reject_ratio",
+            severity["reject_ratio"],
+            reject_ratio <= settings.max_reject_ratio,
+            round(reject_ratio, 6),
+            f"<= {settings.max_reject_ratio}",
+        ),
+        CheckResult(
+            "freshness",
+            severity["freshness"],
+            lag_hours is not None and lag_hours <= settings.freshness_max_lag_hours,
+            lag_hours,
+            f"<= {settings.freshness_max_lag_hours} h between the latest trade and the day's end",
+        ),
+    ]
+
+
+def gate_failures(results: list[CheckResult]) -> list[CheckResult]:
+    """The error-level checks that failed: any of them blocks publishing."""
+    return [result for result in results if result.severity == "error" and not result.passed]

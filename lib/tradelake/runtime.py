@@ -1,0 +1,114 @@
+"""What every job shares: arguments, structured logs, the JSON summary and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tradelake.errors import TradelakeError
+
+log = logging.getLogger("tradelake")
+
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line; ``extra={...}`` fields become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send tradelake's structured logs to stderr, keeping stdout for the summary line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def yesterday_utc() -> date:
+    """The default ``--date``: scheduled runs process the previous UTC day."""
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def iso_date(text: str) -> date:
+    """argparse type for ``--date``: YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from err
+
+
+def job_parser(job: str, description: str) -> argparse.ArgumentParser:
+    """Argument parser with the flags every job takes."""
+    parser = argparse.ArgumentParser(prog=f"jobs/{job}.py", description=description)
+    parser.add_argument(
+        "--date",
+        type=iso_date,
+        default=None,
+        help="partition date to process, YYYY-MM-DD (default: yesterday, UTC)",
+    )
+    parser.add_argument("--database", help="namespace of the tables (TRADELAKE_DATABASE)")
+    return parser
+
+
+def parse_job_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse known flags; unknown ones (AWS Glue adds ``--JOB_NAME`` …) are logged, not fatal."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        log.info("ignoring arguments this job does not define", extra={"ignored": unknown})
+    if args.date is None:
+        args.date = yesterday_utc()
+    return args
+
+
+def new_run_id() -> str:
+    """A run id sortable by start time: ``YYYYMMDDTHHMMSSZ-<8 hex>``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def run_job(job: str, day: date, body: Callable[[str, dict[str, Any]], None]) -> int:
+    """Run ``body(run_id, summary)``, then print the summary as the last stdout line.
+
+    ``body`` fills ``summary`` as it goes, so a failure still reports what was done.
+    Returns the exit code: 0, or the code of the ``TradelakeError`` raised, or 1.
+    """
+    run_id = new_run_id()
+    started = time.monotonic()
+    summary: dict[str, Any] = {"run_id": run_id, "job": job, "date": day.isoformat()}
+    exit_code = 0
+    try:
+        body(run_id, summary)
+        summary["status"] = "ok"
+    except TradelakeError as err:
+        exit_code = err.exit_code
+        summary["status"] = type(err).__name__
+        summary["error"] = str(err)
+        log.error(str(err), extra={"run_id": run_id, "exit_code": exit_code})
+    except Exception as err:  # noqa: BLE001 - the run must still end with its summary line
+        exit_code = 1
+        summary["status"] = "failed"
+        summary["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        log.exception("job failed", extra={"run_id": run_id})
+    summary["exit_code"] = exit_code
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    print(json.dumps(summary, default=str), flush=True)
+    return exit_code

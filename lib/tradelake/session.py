@@ -1,0 +1,110 @@
+"""SparkSession and the ``lake`` Iceberg catalog, wired from settings alone.
+
+``catalog_conf`` is a pure function (tested without Spark); ``spark-submit.sh`` passes
+the same values as ``--conf`` so a submitted job and a test session agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+
+from pyspark.sql import SparkSession
+
+from tradelake.config import Settings, load_settings
+from tradelake.errors import ConfigError
+
+CATALOG = "lake"
+_PREFIX = f"spark.sql.catalog.{CATALOG}"
+
+# Session settings every tradelake process runs with, whatever the catalog.
+BASE_CONF: Mapping[str, str] = {
+    "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+    # Trade timestamps are UTC end to end; never let the machine's zone leak in.
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+}
+
+
+def catalog_conf(settings: Settings) -> dict[str, str]:
+    """Spark properties that define the ``lake`` catalog for the configured backend."""
+    conf = {_PREFIX: "org.apache.iceberg.spark.SparkCatalog"}
+    kind = settings.catalog_type
+    if kind == "jdbc":
+        conf |= {
+            f"{_PREFIX}.type": "jdbc",
+            f"{_PREFIX}.uri": settings.catalog_uri_resolved or "",
+            f"{_PREFIX}.warehouse": settings.warehouse_root,
+            # V1 of the JDBC schema also records views; pyiceberg's SqlCatalog reads both.
+            f"{_PREFIX}.jdbc.schema-version": "V1",
+        }
+    elif kind == "hadoop":
+        conf |= {f"{_PREFIX}.type": "hadoop", f"{_PREFIX}.warehouse": settings.warehouse_root}
+    elif kind == "glue":
+        conf |= {
+            f"{_PREFIX}.type": "glue",
+            f"{_PREFIX}.warehouse": settings.warehouse_root,
+            f"{_PREFIX}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        }
+        if settings.glue_endpoint:
+            conf[f"{_PREFIX}.glue.endpoint"] = settings.glue_endpoint
+    elif kind == "rest":
+        conf |= {
+            f"{_PREFIX}.type": "rest",
+            f"{_PREFIX}.uri": settings.catalog_uri_resolved or "",
+            f"{_PREFIX}.warehouse": settings.warehouse_root,
+        }
+        if settings.rest_signing_name:
+            conf |= {
+                f"{_PREFIX}.rest.sigv4-enabled": "true",
+                f"{_PREFIX}.rest.signing-name": settings.rest_signing_name,
+            }
+            if settings.aws_region:
+                conf[f"{_PREFIX}.rest.signing-region"] = settings.aws_region
+        if settings.warehouse_root.startswith("s3://"):
+            conf[f"{_PREFIX}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
+    if kind in ("glue", "rest"):
+        if settings.s3_endpoint:
+            # Local S3 stand-ins (moto, MinIO) serve buckets by path, not by virtual host.
+            conf[f"{_PREFIX}.s3.endpoint"] = settings.s3_endpoint
+            conf[f"{_PREFIX}.s3.path-style-access"] = "true"
+        if settings.aws_region:
+            conf[f"{_PREFIX}.client.region"] = settings.aws_region
+    return conf
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """Every Spark property tradelake sets: session basics plus the catalog."""
+    return {**BASE_CONF, **catalog_conf(settings)}
+
+
+def build_session(settings: Settings, app_name: str) -> SparkSession:
+    """Return the active SparkSession (or a new one) configured for ``settings``.
+
+    Static settings (jars, driver memory) come from spark-submit or the caller's
+    builder; runtime ones are applied here so a job never depends on how it was launched.
+    """
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the configured Spark properties as ``--conf key=value`` lines for spark-submit."""
+    parser = argparse.ArgumentParser(prog="python -m tradelake.session")
+    parser.add_argument("command", choices=["spark-conf"])
+    parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        print(f"tradelake: {err}", file=sys.stderr)
+        return err.exit_code
+    for key, value in spark_conf(settings).items():
+        print(f"--conf\n{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Shared fixtures: one local SparkSession with a real Iceberg JDBC catalog for the run."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_database_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Where the session's catalog and warehouse live."""
+
+    root: Path
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.root / "catalog.db"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    return Lake(tmp_path_factory.mktemp("lake"))
+
+
+@pytest.fixture(scope="session")
+def spark(lake: Lake) -> Iterator[Any]:
+    """One SparkSession for the whole run (a session per test would cost minutes)."""
+    from pyspark.sql import SparkSession
+
+    from tradelake.config import Settings
+    from tradelake.jars import fetch
+    from tradelake.session import spark_conf
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    settings = Settings(
+        catalog_type="jdbc",
+        catalog_uri=f"jdbc:sqlite:{lake.catalog_db}",
+        warehouse=str(lake.warehouse),
+    )
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("tradelake-tests")
+        .config("spark.jars", ",".join(str(path) for path in fetch()))
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dlog4j2.configurationFile=file:{REPO / 'conf' / 'log4j2.properties'}",
+        )
+    )
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake_env(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Point configuration at the session's catalog, a fresh raw root and a fresh database."""
+    from tradelake.config import load_settings
+
+    for name in list(os.environ):
+        if name.startswith("TRADELAKE_") and name != "TRADELAKE_JARS_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
+    monkeypatch.setenv("TRADELAKE_CATALOG_URI", f"jdbc:sqlite:{lake.catalog_db}")
+    monkeypatch.setenv("TRADELAKE_WAREHOUSE", str(lake.warehouse))
+    monkeypatch.setenv("TRADELAKE_RAW_URI", str(tmp_path / "raw"))
+    monkeypatch.setenv("TRADELAKE_DATABASE", f"test_{next(_database_numbers)}")
+    yield load_settings()
+
+
+def _load_job(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"job_{name}", REPO / "jobs" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class JobRun:
+    exit_code: int
+    summary: dict[str, Any]
+
+
+@pytest.fixture
+def run_job(spark: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., JobRun]:
+    """Run ``jobs/<name>.py`` in-process on the shared session; parse its last stdout line."""
+
+    def run(name: str, *argv: str) -> JobRun:
+        capsys.readouterr()
+        exit_code = _load_job(name).main(list(argv))
+        lines = capsys.readouterr().out.strip().splitlines()
+        return JobRun(exit_code, json.loads(lines[-1]))
+
+    return run

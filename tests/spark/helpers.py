@@ -1,0 +1,44 @@
+"""Test helpers: the one equality policy and raw-row builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+
+from tradelake.contract import FIELDS, RAW_SCHEMA
+
+VALID = {
+    "trade_id": "T1",
+    "symbol": "AAPL",
+    "side": "buy",
+    "price": "187.25",
+    "quantity": "10",
+    "timestamp": "2025-01-15T14:30:00Z",
+    "exchange": "XNAS",
+}
+
+
+def assert_frames_equal(actual: DataFrame, expected: DataFrame, *, ordered: bool = False) -> None:
+    """Strict comparison; row order ignored unless asked; nullability never compared."""
+    assert_df_equality(
+        actual, expected, ignore_row_order=not ordered, ignore_nullable=True, ignore_metadata=True
+    )
+
+
+def raw_frame(spark: SparkSession, *records: dict[str, Any]) -> DataFrame:
+    """Raw rows (RAW_SCHEMA) from partial dicts: fields default to VALID's."""
+    rows = []
+    for index, overrides in enumerate(records):
+        fields = {**VALID, **overrides}
+        rows.append(
+            (
+                fields.get("source_file", "file:/raw/a.jsonl"),
+                fields.get("record", f"record-{index}"),
+                bool(fields.get("malformed", False)),
+                *[fields.get(name) for name in FIELDS],
+                list(fields.get("extra_fields", [])),
+            )
+        )
+    return spark.createDataFrame(rows, RAW_SCHEMA)

@@ -1,0 +1,127 @@
+"""Configuration layering and validation (no Spark)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradelake.config import load_settings
+from tradelake.errors import ConfigError
+
+
+@pytest.fixture
+def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in (
+        "TRADELAKE_ENV",
+        "TRADELAKE_RAW_URI",
+        "TRADELAKE_WAREHOUSE",
+        "TRADELAKE_CATALOG_TYPE",
+        "TRADELAKE_CATALOG_URI",
+        "TRADELAKE_DATABASE",
+        "TRADELAKE_S3_ENDPOINT",
+        "TRADELAKE_GLUE_ENDPOINT",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "local.toml").write_text(
+        'raw_uri = "/data/raw"\n'
+        'catalog_uri = "jdbc:sqlite:/data/catalog.db"\n'
+        'database = "from_toml"\n'
+        "[quality]\nmax_reject_ratio = 0.2\nfreshness_max_lag_hours = 3.0\n"
+    )
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(folder))
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+def test_profile_values_apply(conf_dir: Path) -> None:
+    settings = load_settings()
+    assert settings.raw_root == "/data/raw"
+    assert settings.database == "from_toml"
+    assert settings.quality.max_reject_ratio == 0.2
+    assert settings.contract.max_price == Decimal("1000000")
+
+
+def test_environment_beats_profile_and_cli_beats_environment(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_DATABASE", "from_env")
+    monkeypatch.setenv("TRADELAKE_RAW_URI", "s3://bucket/raw")
+    assert load_settings().database == "from_env"
+    settings = load_settings(database="from_cli")
+    assert settings.database == "from_cli"
+    assert settings.raw_root == "s3://bucket/raw"
+
+
+def test_nested_cli_override_keeps_other_profile_values(conf_dir: Path) -> None:
+    settings = load_settings(quality={"max_reject_ratio": 0.5})
+    assert settings.quality.max_reject_ratio == 0.5
+    assert settings.quality.freshness_max_lag_hours == 3.0
+
+
+def test_nested_environment_variable(conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADELAKE_CONTRACT__MAX_PRICE", "500")
+    assert load_settings().contract.max_price == Decimal("500")
+
+
+def test_relative_paths_resolve_against_working_directory(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRADELAKE_CATALOG_URI", "jdbc:sqlite:./lake/catalog.db")
+    monkeypatch.setenv("TRADELAKE_WAREHOUSE", "./lake/warehouse")
+    settings = load_settings()
+    assert settings.catalog_uri_resolved == f"jdbc:sqlite:{tmp_path.resolve()}/lake/catalog.db"
+    assert settings.warehouse_root == f"{tmp_path.resolve()}/lake/warehouse"
+
+
+def test_jdbc_without_uri_is_a_config_error(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (conf_dir / "local.toml").write_text("")
+    with pytest.raises(ConfigError, match="TRADELAKE_CATALOG_URI is required"):
+        load_settings()
+
+
+def test_glue_needs_an_s3_warehouse(conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "glue")
+    monkeypatch.setenv("TRADELAKE_WAREHOUSE", "/tmp/warehouse")
+    with pytest.raises(ConfigError, match="must be an s3:// URI"):
+        load_settings()
+
+
+def test_unknown_catalog_type_names_the_allowed_values(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "hive")
+    with pytest.raises(ConfigError, match="catalog_type"):
+        load_settings()
+
+
+def test_missing_profile_for_a_named_env(conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADELAKE_ENV", "staging")
+    with pytest.raises(ConfigError, match="staging.toml does not exist"):
+        load_settings()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "10000000000"])
+def test_contract_bounds_must_fit_decimal_18_8(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("TRADELAKE_CONTRACT__MAX_QUANTITY", bad)
+    with pytest.raises(ConfigError, match="max_quantity"):
+        load_settings()
+
+
+def test_database_name_is_checked(conf_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="TRADELAKE_DATABASE"):
+        load_settings(database="Trading-DB")
+
+
+def test_unknown_quality_check_in_severity_is_rejected(conf_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="freshnes"):
+        load_settings(quality={"severity": {"freshnes": "error"}})

@@ -1,0 +1,93 @@
+"""File classification, read-error mapping and job plumbing (no Spark)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tradelake.errors import NoInputError, QualityGateError
+from tradelake.io import failed_file, file_kind
+from tradelake.runtime import job_parser, parse_job_args, run_job
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.jsonl", "json"),
+        ("a.ndjson", "json"),
+        ("a.json", "json"),
+        ("a.JSONL.GZ", "json"),
+        ("a.csv", "csv"),
+        ("a.csv.gz", "csv"),
+        ("a.parquet", "parquet"),
+        ("a.parquet.gz", "unsupported"),
+        ("a.xlsx", "unsupported"),
+        ("README", "unsupported"),
+    ],
+)
+def test_file_kind(name: str, kind: str) -> None:
+    assert file_kind(name) == kind
+
+
+def test_failed_file_maps_spark_error_to_listed_path() -> None:
+    message = (
+        "An error occurred while calling o60.count.\n: org.apache.spark.SparkException: "
+        "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file "
+        "file:///tmp/raw/date=2025-01-15/b.jsonl.gz.  SQLSTATE: KD001\n"
+        "Caused by: java.io.EOFException: Unexpected end of input stream\n"
+    )
+    candidates = [
+        "file:/tmp/raw/date=2025-01-15/a.jsonl",
+        "file:/tmp/raw/date=2025-01-15/b.jsonl.gz",
+    ]
+    assert failed_file(RuntimeError(message), candidates) == (
+        "file:/tmp/raw/date=2025-01-15/b.jsonl.gz",
+        "java.io.EOFException: Unexpected end of input stream",
+    )
+
+
+def test_failed_file_ignores_errors_about_other_files() -> None:
+    message = "Encountered error while reading file s3://x/other.csv.  SQLSTATE: KD001"
+    assert failed_file(RuntimeError(message), ["s3://x/mine.csv"]) is None
+    assert failed_file(RuntimeError("java.lang.OutOfMemoryError"), ["s3://x/mine.csv"]) is None
+
+
+def test_date_defaults_to_yesterday_utc_and_unknown_flags_are_tolerated() -> None:
+    args = parse_job_args(job_parser("ingest", ""), ["--JOB_NAME", "tradelake-ingest", "--x=1"])
+    assert args.date == datetime.now(UTC).date() - timedelta(days=1)
+
+
+def test_bad_date_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_job_args(job_parser("ingest", ""), ["--date", "2025-13-01"])
+    assert exited.value.code == 2
+    assert "not a date; use YYYY-MM-DD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code", "status"),
+    [
+        (None, 0, "ok"),
+        (NoInputError("no input folder"), 4, "NoInputError"),
+        (QualityGateError("gate"), 3, "QualityGateError"),
+        (ValueError("boom\nstack"), 1, "failed"),
+    ],
+)
+def test_run_job_prints_summary_last_and_maps_exit_codes(
+    capsys: pytest.CaptureFixture[str], error: Exception | None, exit_code: int, status: str
+) -> None:
+    def body(run_id: str, summary: dict[str, object]) -> None:
+        summary["loaded"] = 7
+        if error is not None:
+            raise error
+
+    day = datetime(2025, 1, 15, tzinfo=UTC).date()
+    assert run_job("ingest", day, body) == exit_code
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == status
+    assert summary["exit_code"] == exit_code
+    assert summary["loaded"] == 7
+    assert summary["date"] == "2025-01-15"
+    assert summary["job"] == "ingest"
