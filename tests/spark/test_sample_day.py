@@ -1,0 +1,58 @@
+"""The demo's generated day: the job's counts match what the generator says it injected."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradelake.sample import generate_day
+
+pytestmark = pytest.mark.spark
+
+# Each kind of damage the generator injects, and the reason code the contract gives it.
+REASON_OF_KIND = {
+    "malformed_json": "malformed_record",
+    "short_csv_row": "malformed_record",
+    "missing_trade_id": "trade_id_missing",
+    "invalid_symbol": "symbol_invalid",
+    "invalid_side": "side_invalid",
+    "non_numeric_price": "price_not_numeric",
+    "non_positive_price": "price_out_of_range",
+    "price_too_large": "price_out_of_range",
+    "zero_quantity": "quantity_out_of_range",
+    "unparseable_timestamp": "timestamp_invalid",
+    "timestamp_outside_day": "timestamp_outside_partition",
+    "missing_exchange": "exchange_missing",
+}
+
+
+def test_generated_day_is_accounted_for_record_by_record(
+    spark: Any, lake_env: Any, run_job: Any
+) -> None:
+    described = generate_day(
+        Path(lake_env.raw_root), date(2025, 1, 15), trades=3000, files=8, seed=11
+    )
+    assert set(described["bad_by_kind"]) == set(REASON_OF_KIND)
+    expected_reasons: dict[str, int] = {"duplicate_conflict": described["conflicting_versions"]}
+    for kind, count in described["bad_by_kind"].items():
+        if count:
+            reason = REASON_OF_KIND[kind]
+            expected_reasons[reason] = expected_reasons.get(reason, 0) + count
+
+    run = run_job("ingest", "--date", "2025-01-15")
+
+    assert run.exit_code == 0, run.summary
+    summary = run.summary
+    assert summary["records_read"] == described["records_written"]
+    assert summary["loaded"] == described["clean_trades"] == 3000
+    assert summary["duplicates_dropped"] == described["exact_duplicates"]
+    assert summary["rejected_by_reason"] == expected_reasons
+    assert summary["rejected"] == described["conflicting_versions"] + sum(
+        described["bad_by_kind"].values()
+    )
+    trades = spark.table(lake_env.table("trades"))
+    assert trades.count() == 3000
+    assert trades.select("trade_id").distinct().count() == 3000
