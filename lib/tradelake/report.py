@@ -61,7 +61,6 @@ def partition_rows(settings: Settings, day: str) -> list[str]:
     """Rows per table for the day, read with pyiceberg (JDBC/SQLite catalogs only)."""
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.exceptions import NoSuchTableError
-    from pyiceberg.expressions import EqualTo
 
     uri = settings.catalog_uri_resolved or ""
     if settings.catalog_type != "jdbc" or not uri.startswith("jdbc:sqlite:"):
@@ -81,7 +80,7 @@ def partition_rows(settings: Settings, day: str) -> list[str]:
         except NoSuchTableError:
             lines.append(f"  {settings.table(table_name):<32} (not created yet)")
             continue
-        scan = table.scan(row_filter=EqualTo(column, day), selected_fields=(column,))
+        scan = table.scan(row_filter=f"{column} = '{day}'", selected_fields=(column,))
         lines.append(
             f"  {settings.table(table_name):<32} {column}={day}: {scan.to_arrow().num_rows} rows"
         )
