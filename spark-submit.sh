@@ -35,7 +35,9 @@ with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         if path.is_file() and "__pycache__" not in path.parts:
             archive.write(path, path.relative_to(lib).as_posix())
 PY
-mapfile -t catalog_conf < <("$python" -m tradelake.session spark-conf)
+# A command substitution (unlike <(...)) stops the script on a configuration error.
+catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
+mapfile -t catalog_conf <<< "$catalog_conf_lines"
 
 # shellcheck disable=SC2086 # SPARK_SUBMIT_OPTS_EXTRA is a list of flags on purpose
 exec "$venv/bin/spark-submit" \
