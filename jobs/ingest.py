@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from tradelake.config import load_settings
 from tradelake.ingest.job import run_ingest
-from tradelake.runtime import configure_logging, job_parser, parse_job_args, run_job
+from tradelake.runs import record_run
+from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parse_job_args(parser, argv)
 
-    def body(run_id: str, summary: dict[str, Any]) -> None:
+    def body(run: Run) -> None:
         quality = (
             {"max_reject_ratio": args.max_reject_ratio}
             if args.max_reject_ratio is not None
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = load_settings(raw_uri=args.raw_uri, database=args.database, quality=quality)
         spark = build_session(settings, "tradelake-ingest")
-        run_ingest(spark, settings, args.date, run_id, summary)
+        run.on_finish(lambda summary: record_run(spark, settings, run, summary))
+        run_ingest(spark, settings, run)
 
     return run_job("ingest", args.date, body)
 

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -85,30 +86,59 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def run_job(job: str, day: date, body: Callable[[str, dict[str, Any]], None]) -> int:
-    """Run ``body(run_id, summary)``, then print the summary as the last stdout line.
+@dataclass
+class Run:
+    """One run of a job: its id, the summary it fills, and what to do once it ends."""
 
-    ``body`` fills ``summary`` as it goes, so a failure still reports what was done.
+    run_id: str
+    job: str
+    day: date
+    started_at: datetime
+    summary: dict[str, Any]
+    finishers: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+
+    def on_finish(self, finisher: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``finisher(summary)`` after the run ends, whatever its status."""
+        self.finishers.append(finisher)
+
+
+def run_job(job: str, day: date, body: Callable[[Run], None]) -> int:
+    """Run ``body(run)``, then print the run summary as the last stdout line.
+
+    ``body`` fills ``run.summary`` as it goes, so a failure still reports what was done.
     Returns the exit code: 0, or the code of the ``TradelakeError`` raised, or 1.
     """
-    run_id = new_run_id()
+    run = Run(
+        run_id=new_run_id(),
+        job=job,
+        day=day,
+        started_at=datetime.now(UTC),
+        summary={},
+    )
+    summary = run.summary
+    summary.update(run_id=run.run_id, job=job, date=day.isoformat())
     started = time.monotonic()
-    summary: dict[str, Any] = {"run_id": run_id, "job": job, "date": day.isoformat()}
     exit_code = 0
     try:
-        body(run_id, summary)
+        body(run)
         summary["status"] = "ok"
     except TradelakeError as err:
         exit_code = err.exit_code
         summary["status"] = type(err).__name__
         summary["error"] = str(err)
-        log.error(str(err), extra={"run_id": run_id, "exit_code": exit_code})
+        log.error(str(err), extra={"run_id": run.run_id, "exit_code": exit_code})
     except Exception as err:  # noqa: BLE001 - the run must still end with its summary line
         exit_code = 1
         summary["status"] = "failed"
         summary["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        log.exception("job failed", extra={"run_id": run_id})
+        log.exception("job failed", extra={"run_id": run.run_id})
     summary["exit_code"] = exit_code
     summary["seconds"] = round(time.monotonic() - started, 3)
+    for finisher in run.finishers:
+        try:
+            finisher(summary)
+        except Exception:  # noqa: BLE001 - bookkeeping must not change the run's outcome
+            log.exception("could not record the run", extra={"run_id": run.run_id})
+            summary["run_log_error"] = True
     print(json.dumps(summary, default=str), flush=True)
     return exit_code

@@ -29,6 +29,10 @@ class TableSpec:
     partition_column: str
     comment: str
 
+    def column_names(self) -> list[str]:
+        """Column names in table order, parsed from the DDL."""
+        return [part.strip().split(" ", 1)[0] for part in _split_columns(self.columns)]
+
     def create_statement(self, settings: Settings) -> str:
         """``CREATE TABLE IF NOT EXISTS`` with everything the table needs, in one statement."""
         properties = ", ".join(f"'{key}'='{value}'" for key, value in COMMON_PROPERTIES.items())
@@ -37,6 +41,19 @@ class TableSpec:
             f"USING iceberg PARTITIONED BY ({self.partition_column}) "
             f"COMMENT '{self.comment}' TBLPROPERTIES ({properties})"
         )
+
+
+def _split_columns(ddl: str) -> list[str]:
+    """Split column DDL on top-level commas (not those inside ``DECIMAL(18,8)``)."""
+    parts, depth, current = [], 0, ""
+    for char in ddl:
+        depth += {"(": 1, "<": 1, ")": -1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
 
 
 TRADES = TableSpec(
@@ -67,3 +84,44 @@ def ensure_tables(spark: SparkSession, settings: Settings, *specs: TableSpec) ->
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS lake.{settings.database}")
     for spec in specs:
         spark.sql(spec.create_statement(settings))
+
+
+JOB_RUNS = TableSpec(
+    name="job_runs",
+    columns=(
+        "run_id STRING NOT NULL, job STRING NOT NULL, run_date DATE NOT NULL, "
+        "status STRING NOT NULL, exit_code INT NOT NULL, published BOOLEAN NOT NULL, "
+        "started_at TIMESTAMP NOT NULL, seconds DOUBLE, summary STRING NOT NULL"
+    ),
+    partition_column="job",
+    comment="One row per tradelake job run: status, whether it published, its JSON summary",
+)
+
+DAILY_VOLUME = TableSpec(
+    name="daily_volume",
+    columns=(
+        "trade_date DATE NOT NULL, symbol STRING NOT NULL, trade_count BIGINT NOT NULL, "
+        "total_volume DECIMAL(28,8) NOT NULL, avg_price DECIMAL(18,8) NOT NULL, "
+        "vwap DECIMAL(18,8) NOT NULL, low_price DECIMAL(18,8) NOT NULL, "
+        "high_price DECIMAL(18,8) NOT NULL, open_price DECIMAL(18,8) NOT NULL, "
+        "close_price DECIMAL(18,8) NOT NULL, run_id STRING NOT NULL"
+    ),
+    partition_column="trade_date",
+    comment="Per symbol and day: trade count, volume, average price, VWAP, OHLC",
+)
+
+
+def ohlcv_spec(interval: str) -> TableSpec:
+    """The bar table of one interval, e.g. ``ohlcv_1m``."""
+    return TableSpec(
+        name=f"ohlcv_{interval}",
+        columns=(
+            "trade_date DATE NOT NULL, symbol STRING NOT NULL, bar_start TIMESTAMP NOT NULL, "
+            "open DECIMAL(18,8) NOT NULL, high DECIMAL(18,8) NOT NULL, "
+            "low DECIMAL(18,8) NOT NULL, close DECIMAL(18,8) NOT NULL, "
+            "volume DECIMAL(28,8) NOT NULL, trade_count BIGINT NOT NULL, "
+            "vwap DECIMAL(18,8) NOT NULL, run_id STRING NOT NULL"
+        ),
+        partition_column="trade_date",
+        comment=f"{interval} OHLCV bars per symbol, UTC-aligned, labelled by their start",
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from tradelake.errors import NoInputError, QualityGateError
 from tradelake.io import failed_file, file_kind
-from tradelake.runtime import job_parser, parse_job_args, run_job
+from tradelake.runtime import Run, job_parser, parse_job_args, run_job
 
 
 @pytest.mark.parametrize(
@@ -78,8 +78,11 @@ def test_bad_date_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_job_prints_summary_last_and_maps_exit_codes(
     capsys: pytest.CaptureFixture[str], error: Exception | None, exit_code: int, status: str
 ) -> None:
-    def body(run_id: str, summary: dict[str, object]) -> None:
-        summary["loaded"] = 7
+    finished: list[dict[str, object]] = []
+
+    def body(run: Run) -> None:
+        run.on_finish(finished.append)
+        run.summary["loaded"] = 7
         if error is not None:
             raise error
 
@@ -91,3 +94,4 @@ def test_run_job_prints_summary_last_and_maps_exit_codes(
     assert summary["loaded"] == 7
     assert summary["date"] == "2025-01-15"
     assert summary["job"] == "ingest"
+    assert finished == [summary]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from pyspark import StorageLevel
@@ -22,6 +22,7 @@ from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConservationError, QualityGateError
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
+from tradelake.runtime import Run
 from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables
 
 log = logging.getLogger("tradelake.ingest")
@@ -101,11 +102,9 @@ def write_partition(frame: DataFrame, table: str, column: str, day: date, run_id
     return int(latest["snapshot_id"])
 
 
-def run_ingest(
-    spark: SparkSession, settings: Settings, day: date, run_id: str, summary: dict[str, Any]
-) -> None:
-    """Ingest one day; fills ``summary`` and raises a ``TradelakeError`` on a failed run."""
-    started_at = datetime.now(UTC)
+def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
+    """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure."""
+    day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
     listing = io.list_day(spark, day_uri(settings, day))
     summary["files"] = {
         "read": len(listing.files),
@@ -183,3 +182,4 @@ def _publish(
     snapshots["trades"] = write_partition(
         trades, settings.table(TRADES.name), "trade_date", day, run_id
     )
+    summary["published"] = True

@@ -1,0 +1,1 @@
+"""Gold tables built per day from ``trades``: daily volume and OHLCV bars."""
