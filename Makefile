@@ -22,11 +22,13 @@ setup: $(VENV)/.installed jars
 demo: setup
 	mkdir -p lake
 	$(PY) -m tradelake.sample --date $(DEMO_DATE) --out lake/raw --overwrite > lake/sample.json
-	./spark-submit.sh jobs/ingest.py --date $(DEMO_DATE) > lake/last-run.log; \
-	  status=$$?; \
-	  tail -n 1 lake/last-run.log > lake/last-run.json; \
-	  $(PY) -m tradelake.report lake/last-run.json; \
-	  exit $$status
+	scripts/run-and-report.sh ingest $(DEMO_DATE)
+	scripts/run-and-report.sh daily_volume $(DEMO_DATE)
+	scripts/run-and-report.sh ohlcv $(DEMO_DATE) --interval 1m
+	@echo
+	$(PY) -m tradelake.report table daily_volume --date $(DEMO_DATE)
+	@echo
+	$(PY) -m tradelake.report table ohlcv_1m --date $(DEMO_DATE) --limit 8
 
 test: setup
 	$(PY) -m pytest

@@ -1,9 +1,10 @@
 """Print a job's JSON summary for people, and what landed in the tables.
 
-    python -m tradelake.report lake/last-run.json
+    python -m tradelake.report summary lake/last-run.json
+    python -m tradelake.report table daily_volume --date 2025-01-15 [--limit 20]
 
-The table counts are read with pyiceberg straight from the catalog (JDBC/SQLite
-catalog only), independently of Spark: what a reader of the lake would see.
+Tables are read with pyiceberg straight from the catalog (JDBC/SQLite catalog only),
+independently of Spark: what a reader of the lake would see.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
         drift = summary.get("schema_drift") or {}
         if drift.get("records"):
             lines.append(f"schema drift: {drift['records']} records with {drift['fields']}")
+    if "rows_written" in summary or "trades_read" in summary:
+        lines.append(
+            f"  trades read {summary.get('trades_read')} from "
+            f"{summary.get('trades_partition_files')} files, rows written "
+            f"{summary.get('rows_written')}"
+        )
+    lines += [f"  warning: {warning}" for warning in summary.get("warnings", [])]
     for check in summary.get("quality", []):
         mark = "pass" if check["passed"] else "FAIL"
         lines.append(
@@ -57,22 +65,28 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def partition_rows(settings: Settings, day: str) -> list[str]:
-    """Rows per table for the day, read with pyiceberg (JDBC/SQLite catalogs only)."""
+def sql_catalog(settings: Settings) -> Any | None:
+    """pyiceberg's SqlCatalog over the embedded SQLite catalog, or None if there is none."""
     from pyiceberg.catalog.sql import SqlCatalog
-    from pyiceberg.exceptions import NoSuchTableError
 
     uri = settings.catalog_uri_resolved or ""
     if settings.catalog_type != "jdbc" or not uri.startswith("jdbc:sqlite:"):
-        return []
+        return None
     database_file = Path(uri.removeprefix("jdbc:sqlite:"))
     if not database_file.is_file():
-        return [f"tables: no catalog at {database_file} yet"]
-    catalog = SqlCatalog(
-        "lake",
-        uri=f"sqlite:///{database_file}",
-        warehouse=f"file://{settings.warehouse_root}",
+        return None
+    return SqlCatalog(
+        "lake", uri=f"sqlite:///{database_file}", warehouse=f"file://{settings.warehouse_root}"
     )
+
+
+def partition_rows(settings: Settings, day: str) -> list[str]:
+    """Rows per ingest table for the day, read with pyiceberg."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    catalog = sql_catalog(settings)
+    if catalog is None:
+        return ["tables: only the embedded jdbc:sqlite catalog can be read here"]
     lines = ["tables (read back with pyiceberg):"]
     for table_name, column in (("trades", "trade_date"), ("trades_rejected", "ingest_date")):
         try:
@@ -87,18 +101,52 @@ def partition_rows(settings: Settings, day: str) -> list[str]:
     return lines
 
 
+def format_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """A plain text table, right-aligned, values as their exact text."""
+    cells = [[str(row[name]) for name in columns] for row in rows]
+    widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
+    lines = ["  ".join(name.rjust(w) for name, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return lines
+
+
+def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]:
+    """The first ``limit`` rows of a gold table's partition, ordered by its keys."""
+    catalog = sql_catalog(settings)
+    if catalog is None:
+        return ["only the embedded jdbc:sqlite catalog can be read here"]
+    table = catalog.load_table(f"{settings.database}.{name}")
+    rows = table.scan(row_filter=f"trade_date = '{day}'").to_arrow().to_pylist()
+    keys = [k for k in ("symbol", "bar_start") if rows and k in rows[0]]
+    rows.sort(key=lambda row: tuple(str(row[k]) for k in keys))
+    columns = [field.name for field in table.schema().fields if field.name != "run_id"]
+    shown = format_rows(columns, rows[:limit])
+    return [f"{settings.table(name)} {day}: {len(rows)} rows", *shown]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tradelake.report", description=__doc__)
-    parser.add_argument("summary", type=Path, help="file whose last line is a job's JSON summary")
+    commands = parser.add_subparsers(dest="command", required=True)
+    summary_command = commands.add_parser("summary", help="print a job's JSON summary")
+    summary_command.add_argument("file", type=Path, help="a file whose last line is a summary")
+    table_command = commands.add_parser("table", help="print a gold table's partition")
+    table_command.add_argument("name", help="e.g. daily_volume, ohlcv_1m")
+    table_command.add_argument("--date", required=True, help="trade_date, YYYY-MM-DD")
+    table_command.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
-    text = args.summary.read_text().strip() if args.summary.exists() else ""
-    if not text:
-        print(f"tradelake: no summary in {args.summary}; see the job's log", file=sys.stderr)
-        return 1
-    summary = json.loads(text.splitlines()[-1])
-    print("\n".join(format_summary(summary)))
     try:
-        print("\n".join(partition_rows(load_settings(), summary["date"])))
+        settings = load_settings()
+        if args.command == "table":
+            print("\n".join(table_rows(settings, args.name, args.date, args.limit)))
+            return 0
+        text = args.file.read_text().strip() if args.file.exists() else ""
+        if not text:
+            print(f"tradelake: no summary in {args.file}; see the job's log", file=sys.stderr)
+            return 1
+        summary = json.loads(text.splitlines()[-1])
+        print("\n".join(format_summary(summary)))
+        if summary.get("job") == "ingest":
+            print("\n".join(partition_rows(settings, summary["date"])))
     except ConfigError as err:
         print(f"tradelake: {err}", file=sys.stderr)
         return err.exit_code

@@ -35,3 +35,19 @@ def test_format_summary_shows_counts_reasons_and_checks() -> None:
     assert "  loaded                      7" in text
     assert text.index("price_not_numeric") < text.index("unreadable_file")
     assert "[FAIL] reject_ratio" in text
+
+
+def test_format_rows_keeps_exact_decimal_text() -> None:
+    from decimal import Decimal
+
+    from tradelake.report import format_rows
+
+    lines = format_rows(
+        ["symbol", "vwap"],
+        [{"symbol": "AAPL", "vwap": Decimal("189.33123211")}, {"symbol": "KO", "vwap": 1}],
+    )
+    assert lines == [
+        "symbol          vwap",
+        "  AAPL  189.33123211",
+        "    KO             1",
+    ]
