@@ -1,6 +1,6 @@
 """Build the ``daily_volume`` partition of one day from ``trades``.
 
-    ./spark-submit.sh jobs/daily_volume.py --date 2025-01-15
+./spark-submit.sh jobs/daily_volume.py --date 2025-01-15
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the OHLCV bars of one day, ``ohlcv_<interval>``, from ``trades``.
 
-    ./spark-submit.sh jobs/ohlcv.py --date 2025-01-15 --interval 5m [--fill forward]
+./spark-submit.sh jobs/ohlcv.py --date 2025-01-15 --interval 5m [--fill forward]
 """
 
 from __future__ import annotations
