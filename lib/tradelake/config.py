@@ -76,6 +76,46 @@ class QualitySettings(BaseModel):
         return self
 
 
+class MaintenanceSettings(BaseModel):
+    """Defaults of the table maintenance job (jobs/compact.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Also the tables' write.target-file-size-bytes, set when a table is created.
+    target_file_size_mb: int = Field(default=128, ge=1)
+    # A partition with fewer small files than this is healthy and is not rewritten.
+    min_input_files: int = Field(default=5, ge=2)
+    # Manifests are rewritten when a table has more than this many.
+    max_manifests: int = Field(default=20, ge=1)
+    snapshot_max_age_hours: float = Field(default=168.0, ge=0.0)
+    snapshots_to_keep: int = Field(default=5, ge=1)
+    # Files younger than this are never orphan candidates: a running job may own them.
+    orphan_min_age_hours: float = Field(default=72.0, gt=0.0)
+    # Days of data kept per table; "ohlcv" covers every ohlcv_<interval> table.
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "trades": 90,
+            "trades_rejected": 180,
+            "daily_volume": 730,
+            "ohlcv": 730,
+            "job_runs": 730,
+        }
+    )
+    raw_retention_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _positive_retention(self) -> MaintenanceSettings:
+        bad = {name: days for name, days in self.retention_days.items() if days < 1}
+        if bad:
+            raise ValueError(f"maintenance.retention_days must be >= 1 day, got {bad}")
+        return self
+
+    def retention_for(self, table: str) -> int | None:
+        """Days of data kept in ``table``, or None when no policy applies."""
+        key = "ohlcv" if table.startswith("ohlcv_") else table
+        return self.retention_days.get(key)
+
+
 def conf_dir() -> Path:
     """Folder of the ``<env>.toml`` profiles: ``TRADELAKE_CONF_DIR``, ``./conf`` or the repo's."""
     explicit = os.environ.get("TRADELAKE_CONF_DIR")
@@ -122,6 +162,7 @@ class Settings(BaseSettings):
     rest_signing_name: str | None = None
     contract: ContractSettings = Field(default_factory=ContractSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @classmethod
     def settings_customise_sources(

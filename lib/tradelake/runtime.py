@@ -71,12 +71,17 @@ def job_parser(job: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_job_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse known flags; unknown ones (AWS Glue adds ``--JOB_NAME`` …) are logged, not fatal."""
+def parse_job_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, *, default_yesterday: bool = True
+) -> argparse.Namespace:
+    """Parse known flags; unknown ones (AWS Glue adds ``--JOB_NAME`` …) are logged, not fatal.
+
+    ``--date`` defaults to yesterday (UTC) unless ``default_yesterday`` is false.
+    """
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         log.info("ignoring arguments this job does not define", extra={"ignored": unknown})
-    if args.date is None:
+    if args.date is None and default_yesterday:
         args.date = yesterday_utc()
     return args
 

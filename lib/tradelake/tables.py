@@ -17,6 +17,9 @@ COMMON_PROPERTIES: dict[str, str] = {
     # Reruns replace whole partitions; a metadata file per commit is kept lean.
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "50",
+    # Maintenance and ingest may commit to one table at the same time: retry, bounded.
+    "commit.retry.num-retries": "10",
+    "commit.retry.min-wait-ms": "200",
 }
 
 
@@ -28,6 +31,14 @@ class TableSpec:
     columns: str
     partition_column: str
     comment: str
+    # Rows are sorted within each written file (hash-distributed by partition first).
+    sort_order: tuple[str, ...] = ()
+    # The date column retention compares with its cutoff.
+    retention_column: str = ""
+
+    @property
+    def date_column(self) -> str:
+        return self.retention_column or self.partition_column
 
     def column_names(self) -> list[str]:
         """Column names in table order, parsed from the DDL."""
@@ -35,7 +46,9 @@ class TableSpec:
 
     def create_statement(self, settings: Settings) -> str:
         """``CREATE TABLE IF NOT EXISTS`` with everything the table needs, in one statement."""
-        properties = ", ".join(f"'{key}'='{value}'" for key, value in COMMON_PROPERTIES.items())
+        target = settings.maintenance.target_file_size_mb * 1024 * 1024
+        all_properties = {**COMMON_PROPERTIES, "write.target-file-size-bytes": str(target)}
+        properties = ", ".join(f"'{key}'='{value}'" for key, value in all_properties.items())
         return (
             f"CREATE TABLE IF NOT EXISTS {settings.table(self.name)} ({self.columns}) "
             f"USING iceberg PARTITIONED BY ({self.partition_column}) "
@@ -66,6 +79,7 @@ TRADES = TableSpec(
     ),
     partition_column="trade_date",
     comment="Validated, deduplicated trades: one row per trade_id per trade_date",
+    sort_order=("symbol", "traded_at"),
 )
 
 TRADES_REJECTED = TableSpec(
@@ -83,7 +97,14 @@ def ensure_tables(spark: SparkSession, settings: Settings, *specs: TableSpec) ->
     """Create the namespace and any missing table; existing tables are left as they are."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS lake.{settings.database}")
     for spec in specs:
+        table = settings.table(spec.name)
+        if spark.catalog.tableExists(table):
+            continue
         spark.sql(spec.create_statement(settings))
+        if spec.sort_order:
+            # LOCALLY keeps the hash distribution by partition: one sorted file per
+            # partition and task, instead of a range shuffle across partitions.
+            spark.sql(f"ALTER TABLE {table} WRITE LOCALLY ORDERED BY {', '.join(spec.sort_order)}")
 
 
 JOB_RUNS = TableSpec(
@@ -95,6 +116,7 @@ JOB_RUNS = TableSpec(
     ),
     partition_column="job",
     comment="One row per tradelake job run: status, whether it published, its JSON summary",
+    retention_column="run_date",
 )
 
 DAILY_VOLUME = TableSpec(
@@ -108,6 +130,7 @@ DAILY_VOLUME = TableSpec(
     ),
     partition_column="trade_date",
     comment="Per symbol and day: trade count, volume, average price, VWAP, OHLC",
+    sort_order=("symbol",),
 )
 
 
@@ -124,4 +147,12 @@ def ohlcv_spec(interval: str) -> TableSpec:
         ),
         partition_column="trade_date",
         comment=f"{interval} OHLCV bars per symbol, UTC-aligned, labelled by their start",
+        sort_order=("symbol", "bar_start"),
     )
+
+
+def tradelake_table_spec(name: str) -> TableSpec | None:
+    """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
+    if name.startswith("ohlcv_"):
+        return ohlcv_spec(name.removeprefix("ohlcv_"))
+    return {spec.name: spec for spec in (TRADES, TRADES_REJECTED, JOB_RUNS, DAILY_VOLUME)}.get(name)

@@ -56,3 +56,12 @@ def test_generated_day_is_accounted_for_record_by_record(
     trades = spark.table(lake_env.table("trades"))
     assert trades.count() == 3000
     assert trades.select("trade_id").distinct().count() == 3000
+    # 8 input files of mixed formats land as one sorted file per table partition.
+    for table in ("trades", "trades_rejected"):
+        files = spark.sql(f"SELECT count(*) AS n FROM {lake_env.table(table)}.files").first().n
+        assert files == 1, table
+    # The file is written in the table's sort order (one file, one split: file order).
+    in_file_order = [
+        (r.symbol, r.traded_at) for r in trades.select("symbol", "traded_at").collect()
+    ]
+    assert in_file_order == sorted(in_file_order)
