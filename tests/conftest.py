@@ -90,7 +90,7 @@ def lake_env(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield load_settings()
 
 
-def _load_job(name: str) -> ModuleType:
+def load_job(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"job_{name}", REPO / "jobs" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -110,7 +110,7 @@ def run_job(spark: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., Job
 
     def run(name: str, *argv: str) -> JobRun:
         capsys.readouterr()
-        exit_code = _load_job(name).main(list(argv))
+        exit_code = load_job(name).main(list(argv))
         lines = capsys.readouterr().out.strip().splitlines()
         return JobRun(exit_code, json.loads(lines[-1]))
 

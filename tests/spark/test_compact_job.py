@@ -260,3 +260,31 @@ def test_orphan_age_below_the_longest_run_needs_force(
     assert "40.00 h (the longest recorded job run)" in refused.summary["error"]
     forced = run_job("compact", "--only", "orphans", "--orphan-age-hours", "30", "--force")
     assert forced.exit_code == 0, forced.summary
+
+
+def test_compaction_and_ingest_committing_at_once_lose_nothing(
+    spark: Any, lake_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import load_job
+
+    table = lake_env.table("trades")
+    write_small_files(spark, lake_env, OLD, files=30, rows_per_file=2)
+    compacted_day_rows = spark.table(table).orderBy("trade_id").collect()
+    header = "trade_id,symbol,side,price,quantity,timestamp,exchange"
+    rows = [f"N{i},AAPL,buy,1.5,1,{RECENT}T20:00:00Z,XNAS" for i in range(40)]
+    write_lines(day_folder(lake_env.raw_root, RECENT) / "a.csv", [header, *rows])
+    compact, ingest = load_job("compact"), load_job("ingest")
+
+    # Two Spark jobs from two threads of one driver commit to the same table.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        compacted = pool.submit(compact.main, ["--table", "trades", "--only", "rewrite"])
+        ingested = pool.submit(ingest.main, ["--date", RECENT])
+        assert (compacted.result(), ingested.result()) == (0, 0), capsys.readouterr().out
+
+    old = spark.table(table).where(F.col("trade_date") == OLD).orderBy("trade_id").collect()
+    assert old == compacted_day_rows
+    recent = spark.table(table).where(F.col("trade_date") == RECENT)
+    assert sorted(r.trade_id for r in recent.collect()) == sorted(f"N{i}" for i in range(40))
+    assert data_files(spark, table, OLD) == 1
