@@ -36,22 +36,9 @@ def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[
         "run_id STRING, job STRING, run_date DATE, status STRING, exit_code INT, "
         "published BOOLEAN, seconds DOUBLE, summary STRING",
     ).withColumn("started_at", utc_literal(run.started_at))
-    frame.select(*[F.col(c) for c in JOB_RUNS_COLUMNS]).writeTo(
-        settings.table(JOB_RUNS.name)
-    ).option("snapshot-property.tradelake.run-id", run.run_id).append()
-
-
-JOB_RUNS_COLUMNS = (
-    "run_id",
-    "job",
-    "run_date",
-    "status",
-    "exit_code",
-    "published",
-    "started_at",
-    "seconds",
-    "summary",
-)
+    frame.select(*JOB_RUNS.column_names()).writeTo(settings.table(JOB_RUNS.name)).option(
+        "snapshot-property.tradelake.run-id", run.run_id
+    ).append()
 
 
 def ingest_published(spark: SparkSession, settings: Settings, day: date) -> bool:

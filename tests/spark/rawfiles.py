@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+CSV_HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange"
+
 
 def day_folder(raw_root: str, day: str) -> Path:
     folder = Path(raw_root) / "trades" / f"date={day}"

@@ -13,8 +13,8 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tests.spark.rawfiles import day_folder, write_lines
-from tradelake.tables import JOB_RUNS, TRADES, ensure_tables
+from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
+from tradelake.tables import JOB_RUNS, TRADES, current_snapshot_id, ensure_tables
 
 pytestmark = pytest.mark.spark
 
@@ -82,21 +82,13 @@ def data_files(spark: Any, table: str, day: str) -> int:
     )
 
 
-def current_snapshot(spark: Any, table: str) -> int:
-    return (
-        spark.sql(f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1")
-        .first()
-        .snapshot_id
-    )
-
-
 def test_compaction_merges_small_files_and_keeps_the_data(
     spark: Any, lake_env: Any, run_job: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = lake_env.table("trades")
     write_small_files(spark, lake_env, RECENT, files=50, rows_per_file=4)
     before_rows = spark.table(table).orderBy("trade_id").collect()
-    before_snapshot = current_snapshot(spark, table)
+    before_snapshot = current_snapshot_id(spark, table)
     assert data_files(spark, table, RECENT) == 50
 
     dry = run_job("compact", "--table", "trades", "--only", "rewrite", "--dry-run")
@@ -105,7 +97,7 @@ def test_compaction_merges_small_files_and_keeps_the_data(
         "would_rewrite_files": 50,
         "partitions": 1,
     }
-    assert current_snapshot(spark, table) == before_snapshot
+    assert current_snapshot_id(spark, table) == before_snapshot
 
     run = run_job("compact", "--table", "trades", "--only", "rewrite", "--date", RECENT)
     assert run.exit_code == 0, run.summary
@@ -133,11 +125,11 @@ def test_compaction_merges_small_files_and_keeps_the_data(
 
 def test_healthy_partitions_are_skipped(spark: Any, lake_env: Any, run_job: Any) -> None:
     write_small_files(spark, lake_env, RECENT, files=3, rows_per_file=2)
-    snapshot = current_snapshot(spark, lake_env.table("trades"))
+    snapshot = current_snapshot_id(spark, lake_env.table("trades"))
     run = run_job("compact", "--table", "trades", "--only", "rewrite")
     assert run.exit_code == 0
     assert run.summary["tables"]["trades"]["rewrite"]["rewritten_files"] == 0
-    assert current_snapshot(spark, lake_env.table("trades")) == snapshot
+    assert current_snapshot_id(spark, lake_env.table("trades")) == snapshot
 
 
 def table_data_dir(spark: Any, table: str) -> Path:
@@ -272,9 +264,8 @@ def test_compaction_and_ingest_committing_at_once_lose_nothing(
     table = lake_env.table("trades")
     write_small_files(spark, lake_env, OLD, files=30, rows_per_file=2)
     compacted_day_rows = spark.table(table).orderBy("trade_id").collect()
-    header = "trade_id,symbol,side,price,quantity,timestamp,exchange"
     rows = [f"N{i},AAPL,buy,1.5,1,{RECENT}T20:00:00Z,XNAS" for i in range(40)]
-    write_lines(day_folder(lake_env.raw_root, RECENT) / "a.csv", [header, *rows])
+    write_lines(day_folder(lake_env.raw_root, RECENT) / "a.csv", [CSV_HEADER, *rows])
     compact, ingest = load_job("compact"), load_job("ingest")
 
     # Two Spark jobs from two threads of one driver commit to the same table.

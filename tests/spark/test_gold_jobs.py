@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from tests.spark.rawfiles import day_folder, write_lines
+from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
 from tradelake.gold.checks import DAILY_VOLUME_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import daily_volume
@@ -22,11 +22,10 @@ from tradelake.tables import DAILY_VOLUME
 pytestmark = pytest.mark.spark
 
 DAY = "2025-01-15"
-HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange"
 
 
 def land(raw_root: str, day: str, rows: list[str]) -> None:
-    write_lines(day_folder(raw_root, day) / "trades.csv", [HEADER, *rows])
+    write_lines(day_folder(raw_root, day) / "trades.csv", [CSV_HEADER, *rows])
 
 
 DAY_ROWS = [

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from tests.spark.helpers import assert_frames_equal
 from tests.spark.rawfiles import (
+    CSV_HEADER,
     day_folder,
     json_line,
     utc,
@@ -19,11 +20,11 @@ from tests.spark.rawfiles import (
     write_parquet,
     write_truncated_gzip,
 )
+from tradelake.tables import current_snapshot_id
 
 pytestmark = pytest.mark.spark
 
 DAY = "2025-01-15"
-HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange"
 # The messy day is mostly bad on purpose; its runs loosen the reject-ratio gate.
 LOOSE_GATE = ("--max-reject-ratio", "0.9")
 
@@ -108,7 +109,9 @@ def write_messy_day(folder: Path) -> None:
             'XNYS,2025-01-15 09:32:00,T93,IBM,hold,"221.5",1,0',
         ],
     )
-    write_lines(folder / "d.csv.gz", [HEADER, "T6,ES_F,sell,5900.25,2,2025-01-15T13:00:00Z,XCME"])
+    write_lines(
+        folder / "d.csv.gz", [CSV_HEADER, "T6,ES_F,sell,5900.25,2,2025-01-15T13:00:00Z,XCME"]
+    )
     write_parquet(
         folder / "e.parquet",
         [
@@ -287,7 +290,7 @@ def test_dead_letters_keep_the_raw_record_for_replay(
             ],
         ],
     )
-    write_lines(folder / "b.csv", [HEADER, "T6,AAPL,buy,abc,1,2025-01-15T10:00:00Z,XNAS"])
+    write_lines(folder / "b.csv", [CSV_HEADER, "T6,AAPL,buy,abc,1,2025-01-15T10:00:00Z,XNAS"])
     assert run_job("ingest", "--date", DAY).exit_code == 0
     records = {
         row.record: row.reasons for row in spark.table(lake_env.table("trades_rejected")).collect()
@@ -324,12 +327,12 @@ def test_rerun_with_fewer_rows_replaces_the_day(spark: Any, lake_env: Any, run_j
     folder = day_folder(lake_env.raw_root, DAY)
     other_day = day_folder(lake_env.raw_root, "2025-01-16")
     rows = [f"T{i},AAPL,buy,1.5,1,2025-01-15T20:00:00Z,XNAS" for i in range(12)]
-    write_lines(folder / "a.csv", [HEADER, *rows])
-    write_lines(other_day / "a.csv", [HEADER, "N1,AAPL,buy,1.5,1,2025-01-16T20:00:00Z,XNAS"])
+    write_lines(folder / "a.csv", [CSV_HEADER, *rows])
+    write_lines(other_day / "a.csv", [CSV_HEADER, "N1,AAPL,buy,1.5,1,2025-01-16T20:00:00Z,XNAS"])
     assert run_job("ingest", "--date", DAY).exit_code == 0
     assert run_job("ingest", "--date", "2025-01-16").exit_code == 0
 
-    write_lines(folder / "a.csv", [HEADER, *rows[:11]])  # T11 removed upstream
+    write_lines(folder / "a.csv", [CSV_HEADER, *rows[:11]])  # T11 removed upstream
     assert run_job("ingest", "--date", DAY).exit_code == 0
 
     trades = spark.table(lake_env.table("trades"))
@@ -345,12 +348,12 @@ def test_quality_gate_failure_keeps_previous_trades_and_writes_rejects(
 ) -> None:
     folder = day_folder(lake_env.raw_root, DAY)
     good = [f"T{i},AAPL,buy,1.5,1,2025-01-15T20:00:00Z,XNAS" for i in range(10)]
-    write_lines(folder / "a.csv", [HEADER, *good])
+    write_lines(folder / "a.csv", [CSV_HEADER, *good])
     first = run_job("ingest", "--date", DAY)
     before = table_content(spark, lake_env.table("trades"))
 
     bad = [f"B{i},AAPL,buy,-1,1,2025-01-15T20:00:00Z,XNAS" for i in range(5)]
-    write_lines(folder / "a.csv", [HEADER, *good[:5], *bad])
+    write_lines(folder / "a.csv", [CSV_HEADER, *good[:5], *bad])
     gated = run_job("ingest", "--date", DAY)
 
     assert gated.exit_code == 3
@@ -366,11 +369,8 @@ def test_quality_gate_failure_keeps_previous_trades_and_writes_rejects(
     }
     assert table_content(spark, lake_env.table("trades")) == before
     assert "trades" not in gated.summary["snapshots"]
-    current = spark.sql(
-        f"SELECT snapshot_id FROM {lake_env.table('trades')}.snapshots "
-        "ORDER BY committed_at DESC LIMIT 1"
-    ).first()
-    assert current.snapshot_id == first.summary["snapshots"]["trades"]
+    current = current_snapshot_id(spark, lake_env.table("trades"))
+    assert current == first.summary["snapshots"]["trades"]
     rejects = spark.table(lake_env.table("trades_rejected")).collect()
     assert sorted(r.record.split(",")[0] for r in rejects) == [f"B{i}" for i in range(5)]
     assert {tuple(r.reasons) for r in rejects} == {("price_out_of_range",)}

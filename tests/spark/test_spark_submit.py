@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from tests.spark.rawfiles import day_folder, write_lines
+from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
 
 pytestmark = pytest.mark.spark
 
@@ -21,7 +21,7 @@ def test_spark_submit_runs_ingest_and_tolerates_glue_arguments(tmp_path: Path) -
     rows = [f"T{i},AAPL,buy,1.5,1,2025-01-15T20:00:00Z,XNAS" for i in range(3)]
     write_lines(
         day_folder(str(raw), "2025-01-15") / "a.csv",
-        ["trade_id,symbol,side,price,quantity,timestamp,exchange", *rows],
+        [CSV_HEADER, *rows],
     )
     env: dict[str, Any] = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TRADELAKE_")},

@@ -23,7 +23,7 @@ from tradelake.errors import ConservationError, QualityGateError
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
 from tradelake.runtime import Run
-from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables
+from tradelake.tables import TRADES, TRADES_REJECTED, current_snapshot_id, ensure_tables
 
 log = logging.getLogger("tradelake.ingest")
 
@@ -94,12 +94,9 @@ def write_partition(frame: DataFrame, table: str, column: str, day: date, run_id
         .option("snapshot-property.tradelake.run-id", run_id)
         .overwrite(F.col(column) == F.lit(day))
     )
-    spark = frame.sparkSession
-    latest = spark.sql(
-        f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
-    ).first()
-    assert latest is not None
-    return int(latest["snapshot_id"])
+    snapshot = current_snapshot_id(frame.sparkSession, table)
+    assert snapshot is not None  # the overwrite above just committed one
+    return snapshot
 
 
 def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
