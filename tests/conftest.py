@@ -115,3 +115,70 @@ def run_job(spark: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., Job
         return JobRun(exit_code, json.loads(lines[-1]))
 
     return run
+
+
+@dataclass(frozen=True)
+class FakeAws:
+    """A moto server on 127.0.0.1 speaking S3, Glue, Athena, IAM … over real HTTP."""
+
+    endpoint: str
+    region: str = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def fake_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAws]:
+    """One moto server per test session, started as a separate process."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log_file = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"moto server did not start on {endpoint}") from None
+            time.sleep(0.2)
+    try:
+        yield FakeAws(endpoint)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log_file.close()
+
+
+@pytest.fixture
+def aws_env(fake_aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
+    """Dummy credentials and the region for boto3, pyiceberg and the Iceberg AWS clients."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", fake_aws.region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", fake_aws.region)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return fake_aws

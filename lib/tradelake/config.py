@@ -116,6 +116,37 @@ class MaintenanceSettings(BaseModel):
         return self.retention_days.get(key)
 
 
+class AthenaSettings(BaseModel):
+    """Where the Athena query runner sends queries and results."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workgroup: str = "primary"
+    # s3://bucket/prefix/ for query results; None uses the workgroup's own setting.
+    output_location: str | None = None
+    timeout_seconds: float = Field(default=300.0, gt=0)
+    poll_initial_seconds: float = Field(default=0.2, gt=0)
+    poll_max_seconds: float = Field(default=5.0, gt=0)
+
+
+class GlueJobSettings(BaseModel):
+    """How ``python -m tradelake.deploy`` defines the AWS Glue jobs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    glue_version: str = "6.0"
+    # IAM role the jobs run as (its policy: deploy/iam-policy.json).
+    role_arn: str | None = None
+    # s3://bucket/prefix where scripts and the wheel are uploaded.
+    artifacts_uri: str | None = None
+    worker_type: str = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2)
+    timeout_minutes: int = Field(default=120, ge=1)
+    max_retries: int = Field(default=1, ge=0, le=10)
+    name_prefix: str = "tradelake-"
+    tags: dict[str, str] = Field(default_factory=lambda: {"app": "tradelake"})
+
+
 def conf_dir() -> Path:
     """Folder of the ``<env>.toml`` profiles: ``TRADELAKE_CONF_DIR``, ``./conf`` or the repo's."""
     explicit = os.environ.get("TRADELAKE_CONF_DIR")
@@ -154,6 +185,7 @@ class Settings(BaseSettings):
     database: str = "trading"
     s3_endpoint: str | None = None
     glue_endpoint: str | None = None
+    athena_endpoint: str | None = None
     aws_region: str | None = Field(
         default=None,
         validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION"),
@@ -163,6 +195,8 @@ class Settings(BaseSettings):
     contract: ContractSettings = Field(default_factory=ContractSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    athena: AthenaSettings = Field(default_factory=AthenaSettings)
+    glue_jobs: GlueJobSettings = Field(default_factory=GlueJobSettings)
 
     @classmethod
     def settings_customise_sources(
