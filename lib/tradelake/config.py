@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     s3_endpoint: str | None = None
     glue_endpoint: str | None = None
     athena_endpoint: str | None = None
+    # How Spark reads s3:// raw files: "s3a" maps s3:// to Hadoop's S3A (local, Kubernetes);
+    # "platform" leaves it to the platform's own filesystem (AWS Glue, EMR: EMRFS).
+    s3_filesystem: Literal["s3a", "platform"] = "s3a"
     aws_region: str | None = Field(
         default=None,
         validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION"),

@@ -20,6 +20,12 @@ class ConfigError(TradelakeError):
     exit_code = 2
 
 
+class StorageError(TradelakeError):
+    """Storage could not be reached or read (bucket, endpoint, permissions)."""
+
+    exit_code = 1
+
+
 class QualityGateError(TradelakeError):
     """An error-level quality check failed; the batch was not published."""
 

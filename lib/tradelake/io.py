@@ -29,7 +29,8 @@ from pyspark.sql.types import (
 )
 
 from tradelake.contract import FIELDS, RAW_SCHEMA
-from tradelake.errors import NoInputError
+from tradelake.errors import NoInputError, StorageError
+from tradelake.runtime import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,15 @@ def list_day(spark: SparkSession, day_uri: str) -> RawListing:
     Raises:
         NoInputError: the day's folder does not exist.
     """
-    path, fs = _hadoop_path(spark, day_uri)
-    if not fs.exists(path):
+    try:
+        path, fs = _hadoop_path(spark, day_uri)
+        exists = fs.exists(path)
+    except Exception as err:
+        raise StorageError(
+            f"cannot reach {day_uri}: {describe_error(err)}; check TRADELAKE_RAW_URI (bucket "
+            "and prefix), TRADELAKE_S3_ENDPOINT and the AWS credentials"
+        ) from err
+    if not exists:
         raise NoInputError(
             f"no input folder {day_uri}; land the day's files there (or check "
             "TRADELAKE_RAW_URI and --date), then rerun"

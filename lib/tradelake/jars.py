@@ -62,6 +62,16 @@ JARS: tuple[Jar, ...] = (
     ),
     # The embedded JDBC catalog keeps its pointers in a SQLite file.
     Jar("org.xerial", "sqlite-jdbc", "3.54.1.0", "b74a59de3ae1dbab7c550fe7c46099980261a676"),
+    # S3A, so Spark reads raw files on s3:// outside Glue/EMR (Hadoop 3.4.2 is Spark 4.1's).
+    # Its AWS SDK v2 classes come from the Iceberg AWS bundle (SDK 2.44.4); only the
+    # transfer manager is missing there, so it is pinned to the bundle's SDK version.
+    Jar("org.apache.hadoop", "hadoop-aws", "3.4.2", "16f9de6da5c7862241d55a13d34843404d0cbb88"),
+    Jar(
+        "software.amazon.awssdk",
+        "s3-transfer-manager",
+        "2.44.4",
+        "3ee1934ac45ab9642d12a4ca6b68f687fc40c6a6",
+    ),
 )
 
 

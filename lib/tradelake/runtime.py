@@ -86,6 +86,18 @@ def parse_job_args(
     return args
 
 
+def describe_error(err: BaseException) -> str:
+    """One line saying what failed; for a JVM error, the Java exception, not py4j's wrapper."""
+    java = getattr(err, "java_exception", None)
+    if java is not None:
+        try:
+            return str(java.toString()).splitlines()[0][:1000]
+        except Exception:  # noqa: BLE001 - the gateway may be gone; fall back to Python's text
+            pass
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:1000]
+
+
 def new_run_id() -> str:
     """A run id sortable by start time: ``YYYYMMDDTHHMMSSZ-<8 hex>``."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -135,7 +147,7 @@ def run_job(job: str, day: date, body: Callable[[Run], None]) -> int:
     except Exception as err:  # noqa: BLE001 - the run must still end with its summary line
         exit_code = 1
         summary["status"] = "failed"
-        summary["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        summary["error"] = describe_error(err)
         log.exception("job failed", extra={"run_id": run.run_id})
     summary["exit_code"] = exit_code
     summary["seconds"] = round(time.monotonic() - started, 3)

@@ -65,6 +65,7 @@ def catalog_conf(settings: Settings) -> dict[str, str]:
         if settings.warehouse_root.startswith("s3://"):
             conf[f"{_PREFIX}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
     if kind in ("glue", "rest"):
+        conf[f"{_PREFIX}.s3.retry.num-retries"] = "5"
         if settings.s3_endpoint:
             # Local S3 stand-ins (moto, MinIO) serve buckets by path, not by virtual host.
             conf[f"{_PREFIX}.s3.endpoint"] = settings.s3_endpoint
@@ -74,9 +75,29 @@ def catalog_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def s3a_conf(settings: Settings) -> dict[str, str]:
+    """Hadoop properties so Spark reads ``s3://`` raw files through S3A (unless on Glue/EMR)."""
+    if settings.s3_filesystem != "s3a":
+        return {}
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Bounded retries: a flaky or unreachable endpoint fails the run in seconds.
+        "spark.hadoop.fs.s3a.attempts.maximum": "5",
+        "spark.hadoop.fs.s3a.retry.limit": "5",
+    }
+    if settings.s3_endpoint:
+        conf |= {
+            "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+        }
+    if settings.aws_region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = settings.aws_region
+    return conf
+
+
 def spark_conf(settings: Settings) -> dict[str, str]:
-    """Every Spark property tradelake sets: session basics plus the catalog."""
-    return {**BASE_CONF, **catalog_conf(settings)}
+    """Every Spark property tradelake sets: session basics, the catalog, S3 access."""
+    return {**BASE_CONF, **catalog_conf(settings), **s3a_conf(settings)}
 
 
 def build_session(settings: Settings, app_name: str) -> SparkSession:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tradelake.config import Settings
-from tradelake.session import catalog_conf
+from tradelake.session import catalog_conf, s3a_conf
 
 P = "spark.sql.catalog.lake"
 
@@ -44,6 +44,7 @@ def test_glue_catalog_with_local_endpoints() -> None:
         f"{P}.warehouse": "s3://lake/warehouse",
         f"{P}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         f"{P}.glue.endpoint": "http://127.0.0.1:5000",
+        f"{P}.s3.retry.num-retries": "5",
         f"{P}.s3.endpoint": "http://127.0.0.1:5000",
         f"{P}.s3.path-style-access": "true",
         f"{P}.client.region": "eu-west-1",
@@ -73,5 +74,28 @@ def test_rest_catalog_signed_for_glue() -> None:
         f"{P}.rest.signing-name": "glue",
         f"{P}.rest.signing-region": "eu-west-1",
         f"{P}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{P}.s3.retry.num-retries": "5",
         f"{P}.client.region": "eu-west-1",
     }
+
+
+def test_s3a_reads_raw_s3_uris_through_a_local_endpoint() -> None:
+    settings = Settings(
+        catalog_type="hadoop",
+        warehouse="/x",
+        s3_endpoint="http://127.0.0.1:5000",
+        aws_region="us-east-1",
+    )
+    assert s3a_conf(settings) == {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.attempts.maximum": "5",
+        "spark.hadoop.fs.s3a.retry.limit": "5",
+        "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:5000",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
+    }
+
+
+def test_platform_filesystem_leaves_s3_to_glue() -> None:
+    settings = Settings(catalog_type="glue", warehouse="s3://w/h", s3_filesystem="platform")
+    assert s3a_conf(settings) == {}
