@@ -223,6 +223,14 @@ class Settings(BaseSettings):
                 "TRADELAKE_CATALOG_URI is required when "
                 f"TRADELAKE_CATALOG_TYPE={self.catalog_type}; set it or use TRADELAKE_ENV=local"
             )
+        uses_aws = self.catalog_type == "glue" or any(
+            uri.startswith("s3://") for uri in (self.raw_uri, self.warehouse)
+        )
+        if uses_aws and not self.aws_region:
+            raise ValueError(
+                "AWS_REGION is required for the Glue catalog and s3:// locations; set it "
+                "(or AWS_DEFAULT_REGION) to the region of the buckets and the catalog"
+            )
         if self.catalog_type == "glue" and not self.warehouse.startswith("s3://"):
             raise ValueError(
                 f"TRADELAKE_WAREHOUSE={self.warehouse!r} must be an s3:// URI when "

@@ -52,6 +52,7 @@ def test_environment_beats_profile_and_cli_beats_environment(
 ) -> None:
     monkeypatch.setenv("TRADELAKE_DATABASE", "from_env")
     monkeypatch.setenv("TRADELAKE_RAW_URI", "s3://bucket/raw")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
     assert load_settings().database == "from_env"
     settings = load_settings(database="from_cli")
     assert settings.database == "from_cli"
@@ -89,6 +90,7 @@ def test_jdbc_without_uri_is_a_config_error(
 
 def test_glue_needs_an_s3_warehouse(conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "glue")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("TRADELAKE_WAREHOUSE", "/tmp/warehouse")
     with pytest.raises(ConfigError, match="must be an s3:// URI"):
         load_settings()
@@ -125,3 +127,11 @@ def test_database_name_is_checked(conf_dir: Path) -> None:
 def test_unknown_quality_check_in_severity_is_rejected(conf_dir: Path) -> None:
     with pytest.raises(ConfigError, match="freshnes"):
         load_settings(quality={"severity": {"freshnes": "error"}})
+
+
+def test_s3_locations_need_a_region(conf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADELAKE_RAW_URI", "s3://raw/landing")
+    with pytest.raises(ConfigError, match="AWS_REGION is required"):
+        load_settings()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert load_settings().aws_region == "eu-west-1"

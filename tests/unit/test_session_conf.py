@@ -52,7 +52,7 @@ def test_glue_catalog_with_local_endpoints() -> None:
 
 
 def test_glue_catalog_on_aws_sets_no_endpoint_overrides() -> None:
-    settings = Settings(catalog_type="glue", warehouse="s3://lake/warehouse")
+    settings = Settings(catalog_type="glue", warehouse="s3://lake/warehouse", aws_region="x-1")
     conf = catalog_conf(settings)
     assert not any(key.endswith(("endpoint", "path-style-access")) for key in conf)
 
@@ -97,5 +97,7 @@ def test_s3a_reads_raw_s3_uris_through_a_local_endpoint() -> None:
 
 
 def test_platform_filesystem_leaves_s3_to_glue() -> None:
-    settings = Settings(catalog_type="glue", warehouse="s3://w/h", s3_filesystem="platform")
+    settings = Settings(
+        catalog_type="glue", warehouse="s3://w/h", s3_filesystem="platform", aws_region="x-1"
+    )
     assert s3a_conf(settings) == {}
