@@ -18,7 +18,9 @@ from tradelake.session import build_session
 
 
 def parser() -> argparse.ArgumentParser:
-    result = job_parser("compact", __doc__ or "")
+    result = job_parser(
+        "compact", __doc__ or "", date_help="compact only this partition date (default: all)"
+    )
     result.add_argument("--since", type=iso_date, help="compact partitions from this date on")
     result.add_argument(
         "--table", action="append", default=[], help="only this table (repeatable; default all)"

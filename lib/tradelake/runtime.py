@@ -58,15 +58,14 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from err
 
 
-def job_parser(job: str, description: str) -> argparse.ArgumentParser:
+def job_parser(
+    job: str,
+    description: str,
+    date_help: str = "partition date to process, YYYY-MM-DD (default: yesterday, UTC)",
+) -> argparse.ArgumentParser:
     """Argument parser with the flags every job takes."""
     parser = argparse.ArgumentParser(prog=f"jobs/{job}.py", description=description)
-    parser.add_argument(
-        "--date",
-        type=iso_date,
-        default=None,
-        help="partition date to process, YYYY-MM-DD (default: yesterday, UTC)",
-    )
+    parser.add_argument("--date", type=iso_date, default=None, help=date_help)
     parser.add_argument("--database", help="namespace of the tables (TRADELAKE_DATABASE)")
     return parser
 
