@@ -12,6 +12,7 @@ from typing import Any
 
 from tradelake import maintenance as m
 from tradelake.config import load_settings
+from tradelake.deploy import apply_settings_argument
 from tradelake.runs import record_run
 from tradelake.runtime import Run, configure_logging, iso_date, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     today = datetime.now(UTC).date()
 
     def body(run: Run) -> None:
+        # On AWS Glue, configuration arrives as a job argument, not environment variables.
+        apply_settings_argument(sys.argv[1:] if argv is None else argv)
         settings = load_settings(database=args.database)
         spark = build_session(settings, "tradelake-compact")
         if not args.dry_run:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from tradelake.config import load_settings
+from tradelake.deploy import apply_settings_argument
 from tradelake.ingest.job import run_ingest
 from tradelake.runs import record_run
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_job_args(parser, argv)
 
     def body(run: Run) -> None:
+        # On AWS Glue, configuration arrives as a job argument, not environment variables.
+        apply_settings_argument(sys.argv[1:] if argv is None else argv)
         quality = (
             {"max_reject_ratio": args.max_reject_ratio}
             if args.max_reject_ratio is not None

@@ -423,3 +423,25 @@ def test_pyiceberg_reads_what_spark_wrote(lake: Any, lake_env: Any, run_job: Any
     )
     assert {str(r["trade_date"]) for r in rows} == {DAY}
     assert table.spec().fields[0].name == "trade_date"
+
+
+def test_glue_style_settings_argument_configures_the_job(
+    spark: Any, lake_env: Any, run_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    folder = day_folder(lake_env.raw_root, DAY)
+    good = [f"T{i},AAPL,buy,1.5,1,2025-01-15T20:00:00Z,XNAS" for i in range(3)]
+    write_lines(folder / "a.csv", [CSV_HEADER, *good, "B1,AAPL,buy,-1,1,2025-01-15T20:00:00Z,X"])
+    # Register both variables with monkeypatch so what the job exports is undone after.
+    monkeypatch.setenv("TRADELAKE_DATABASE", lake_env.database)
+    monkeypatch.setenv("TRADELAKE_QUALITY", "{}")
+    settings = {"database": "glue_style", "quality": {"max_reject_ratio": 0.5}}
+
+    run = run_job(
+        "ingest", "--date", DAY, "--JOB_NAME", "x", "--tradelake-settings", json.dumps(settings)
+    )
+
+    assert run.exit_code == 0, run.summary
+    assert (run.summary["loaded"], run.summary["rejected"]) == (3, 1)
+    assert spark.table("lake.glue_style.trades").count() == 3

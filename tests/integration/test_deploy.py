@@ -1,0 +1,382 @@
+"""``python -m tradelake.deploy`` against the moto server: S3 uploads and Glue job definitions."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, FakeAws
+from tradelake import deploy
+from tradelake.config import Settings, load_settings
+from tradelake.errors import ConfigError
+
+pytestmark = pytest.mark.integration
+
+ROLE = "arn:aws:iam::123456789012:role/tradelake"
+BUCKET = "artifacts"
+JOB_FILES = ("ingest", "daily_volume", "ohlcv", "compact")
+_prefixes = iter(range(1, 1000))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package wheel, built once for the module (the deploy tests pass it as --wheel)."""
+    built = deploy.build_wheel(REPO, tmp_path_factory.mktemp("dist"))
+    assert built.name == deploy.expected_wheel_name(REPO)
+    return built
+
+
+def _clear_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every variable settings read; setenv first so monkeypatch restores the absence."""
+    names = {f"TRADELAKE_{field.upper()}" for field in Settings.model_fields}
+    names |= {"AWS_REGION", "AWS_DEFAULT_REGION", "TRADELAKE_CONF_DIR"}
+    names |= {name for name in os.environ if name.startswith("TRADELAKE_")}
+    for name in names - {"TRADELAKE_JARS_DIR"}:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def glue_env(aws_env: FakeAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Configuration for a Glue deployment on the moto server; yields the job name prefix."""
+    _clear_settings_env(monkeypatch)
+    prefix = f"t{next(_prefixes)}-tradelake-"  # the moto server is shared by the whole run
+    env = {
+        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
+        "TRADELAKE_ENV": "aws",
+        "TRADELAKE_CATALOG_TYPE": "glue",
+        "TRADELAKE_WAREHOUSE": "s3://wh/warehouse",
+        "TRADELAKE_RAW_URI": "s3://raw/landing",
+        "TRADELAKE_GLUE_ENDPOINT": aws_env.endpoint,
+        "TRADELAKE_S3_ENDPOINT": aws_env.endpoint,
+        "TRADELAKE_GLUE_JOBS__ROLE_ARN": ROLE,
+        "TRADELAKE_GLUE_JOBS__ARTIFACTS_URI": f"s3://{BUCKET}/tradelake",
+        "TRADELAKE_GLUE_JOBS__NAME_PREFIX": prefix,
+        "AWS_REGION": aws_env.region,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    aws_env.client("s3").create_bucket(Bucket=BUCKET)
+    yield prefix
+
+
+def run_deploy(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
+    """Run the command in-process: exit code, the last stdout line as JSON, the rest."""
+    capsys.readouterr()
+    exit_code = deploy.main(list(argv))
+    lines = capsys.readouterr().out.strip().splitlines()
+    return exit_code, json.loads(lines[-1]), "\n".join(lines[:-1])
+
+
+def names(prefix: str) -> list[str]:
+    return [prefix + job.replace("_", "-") for job in JOB_FILES]
+
+
+def deployed_jobs(fake: FakeAws, prefix: str) -> dict[str, dict[str, Any]]:
+    jobs = fake.client("glue").get_jobs()["Jobs"]
+    return {job["Name"]: job for job in jobs if job["Name"].startswith(prefix)}
+
+
+@pytest.fixture
+def forbid_aws_and_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (and refuse) any boto3 client or subprocess the command would start."""
+    import subprocess
+
+    import boto3
+
+    calls: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        calls.append(repr(args[:1]))
+        raise AssertionError(f"unexpected call {args[:1]}")
+
+    monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(subprocess, "run", refuse)
+    return calls
+
+
+def test_deploy_creates_one_glue_job_per_job_and_uploads_artifacts(
+    glue_env: str, aws_env: FakeAws, wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exit_code, summary, _ = run_deploy(capsys, "--wheel", str(wheel))
+
+    assert exit_code == 0, summary
+    assert summary["status"] == "ok"
+    assert summary["created"] == names(glue_env)
+    assert summary["updated"] == []
+    wheel_uri = f"s3://{BUCKET}/tradelake/wheels/{wheel.name}"
+    assert summary["artifacts"] == [wheel_uri] + [
+        f"s3://{BUCKET}/tradelake/scripts/{job}.py" for job in JOB_FILES
+    ]
+    s3 = aws_env.client("s3")
+    assert s3.get_object(Bucket=BUCKET, Key=f"tradelake/wheels/{wheel.name}")["Body"].read() == (
+        wheel.read_bytes()
+    )
+    glue = aws_env.client("glue")
+    for job, name in zip(JOB_FILES, names(glue_env), strict=True):
+        script = s3.get_object(Bucket=BUCKET, Key=f"tradelake/scripts/{job}.py")["Body"].read()
+        assert script == (REPO / "jobs" / f"{job}.py").read_bytes()
+        definition = glue.get_job(JobName=name)["Job"]
+        assert definition["GlueVersion"] == "6.0"
+        assert definition["Role"] == ROLE
+        assert definition["Command"] == {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{BUCKET}/tradelake/scripts/{job}.py",
+            "PythonVersion": "3",
+        }
+        assert (definition["WorkerType"], definition["NumberOfWorkers"]) == ("G.1X", 2)
+        assert (definition["Timeout"], definition["MaxRetries"]) == (120, 1)
+        arguments = definition["DefaultArguments"]
+        assert arguments["--datalake-formats"] == "iceberg"
+        assert arguments["--additional-python-modules"] == wheel_uri
+        assert arguments["--enable-metrics"] == "true"
+        assert arguments["--enable-continuous-cloudwatch-log"] == "true"
+        assert "--date" not in arguments  # the jobs default to yesterday (UTC) themselves
+        conf = arguments["--conf"]
+        assert conf.startswith(
+            "spark.sql.extensions=org.apache.iceberg.spark.extensions."
+            "IcebergSparkSessionExtensions --conf "
+        )
+        pairs = dict(item.split("=", 1) for item in conf.split(" --conf "))
+        assert pairs["spark.sql.catalog.lake.type"] == "glue"
+        assert pairs["spark.sql.catalog.lake.warehouse"] == "s3://wh/warehouse"
+        assert pairs["spark.sql.catalog.lake.glue.endpoint"] == aws_env.endpoint
+        assert pairs["spark.sql.catalog.lake.s3.endpoint"] == aws_env.endpoint
+        # On Glue, s3:// raw files are read by Glue's own filesystem, not S3A.
+        assert not [key for key in pairs if "s3a" in key]
+        shipped = json.loads(arguments["--tradelake-settings"])
+        assert not {"env", "glue_jobs"} & shipped.keys()  # deploy-time only
+        expected = {
+            "aws_region": aws_env.region,
+            "catalog_type": "glue",
+            "glue_endpoint": aws_env.endpoint,
+            "raw_uri": "s3://raw/landing",
+            "s3_endpoint": aws_env.endpoint,
+            "s3_filesystem": "platform",
+            "warehouse": "s3://wh/warehouse",
+        }
+        assert shipped.items() >= expected.items()
+        arn = f"arn:aws:glue:{aws_env.region}:123456789012:job/{name}"
+        assert glue.get_tags(ResourceArn=arn)["Tags"] == {"app": "tradelake"}
+
+
+def _emulate_update_job(fake: FakeAws) -> Callable[..., Any]:
+    """A before-call hook answering UpdateJob, which moto (5.2) does not implement.
+
+    botocore has already validated the request against the real Glue model when the hook
+    runs; the hook replays the JobUpdate as CreateJob, which moto applies in place.
+    """
+    from botocore.awsrequest import AWSResponse
+
+    glue = fake.client("glue")
+
+    def handler(params: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        request = json.loads(params["body"])
+        glue.get_job(JobName=request["JobName"])  # EntityNotFoundException, as Glue would
+        glue.create_job(Name=request["JobName"], **request["JobUpdate"])
+        return AWSResponse(params["url"], 200, {}, None), {"JobName": request["JobName"]}
+
+    return handler
+
+
+def test_a_second_deploy_updates_the_jobs_in_place(
+    glue_env: str,
+    aws_env: FakeAws,
+    wheel: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run_deploy(capsys, "--wheel", str(wheel))[0] == 0
+    clients = deploy.aws_clients
+
+    def with_update_job(settings: Settings) -> tuple[Any, Any]:
+        s3, glue = clients(settings)
+        glue.meta.events.register("before-call.glue.UpdateJob", _emulate_update_job(aws_env))
+        return s3, glue
+
+    monkeypatch.setattr(deploy, "aws_clients", with_update_job)
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__NUMBER_OF_WORKERS", "5")
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__TAGS", '{"app": "tradelake", "team": "data"}')
+
+    exit_code, summary, _ = run_deploy(capsys, "--wheel", str(wheel))
+
+    assert exit_code == 0, summary
+    assert (summary["created"], summary["updated"]) == ([], names(glue_env))
+    jobs = deployed_jobs(aws_env, glue_env)
+    assert sorted(jobs) == sorted(names(glue_env))
+    assert {job["NumberOfWorkers"] for job in jobs.values()} == {5}
+    assert {job["GlueVersion"] for job in jobs.values()} == {"6.0"}
+    arn = f"arn:aws:glue:{aws_env.region}:123456789012:job/{glue_env}ingest"
+    assert aws_env.client("glue").get_tags(ResourceArn=arn)["Tags"] == {
+        "app": "tradelake",
+        "team": "data",
+    }
+
+
+def test_dry_run_prints_the_definitions_and_calls_nothing(
+    glue_env: str, capsys: pytest.CaptureFixture[str], forbid_aws_and_builds: list[str]
+) -> None:
+    exit_code, summary, printed = run_deploy(
+        capsys, "--dry-run", "--job", "ohlcv", "--date", "2025-01-15"
+    )
+
+    assert exit_code == 0, summary
+    assert forbid_aws_and_builds == []
+    assert (summary["dry_run"], summary["jobs"]) == (True, [f"{glue_env}ohlcv"])
+    assert (summary["created"], summary["updated"], summary["artifacts"]) == ([], [], [])
+    [definition] = json.loads(printed)
+    assert definition["Name"] == f"{glue_env}ohlcv"
+    assert definition["Command"]["ScriptLocation"] == f"s3://{BUCKET}/tradelake/scripts/ohlcv.py"
+    assert definition["DefaultArguments"]["--date"] == "2025-01-15"
+    assert definition["Tags"] == {"app": "tradelake"}
+
+
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        (("TRADELAKE_GLUE_JOBS__ROLE_ARN",), "TRADELAKE_GLUE_JOBS__ROLE_ARN"),
+        (("TRADELAKE_GLUE_JOBS__ARTIFACTS_URI",), "TRADELAKE_GLUE_JOBS__ARTIFACTS_URI"),
+        (("AWS_REGION", "AWS_DEFAULT_REGION"), "AWS_REGION"),
+    ],
+)
+def test_missing_configuration_exits_2_before_any_call(
+    glue_env: str,
+    aws_env: FakeAws,
+    unset: tuple[str, ...],
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    forbid_aws_and_builds: list[str],
+) -> None:
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+
+    exit_code, summary, _ = run_deploy(capsys)
+
+    assert exit_code == 2
+    assert named in summary["error"]
+    assert forbid_aws_and_builds == []
+
+
+def test_a_local_raw_root_cannot_be_deployed(
+    glue_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_RAW_URI", "./lake/raw")
+
+    exit_code, summary, _ = run_deploy(capsys, "--dry-run")
+
+    assert exit_code == 2
+    assert "TRADELAKE_RAW_URI" in summary["error"]
+
+
+def test_a_missing_bucket_exits_1_naming_it(
+    glue_env: str,
+    aws_env: FakeAws,
+    wheel: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__ARTIFACTS_URI", "s3://no-such-artifacts/tradelake")
+
+    exit_code, summary, _ = run_deploy(capsys, "--wheel", str(wheel))
+
+    assert exit_code == 1
+    assert "'no-such-artifacts' does not exist" in summary["error"]
+    assert deployed_jobs(aws_env, glue_env) == {}
+
+
+# apply_settings_argument: what a job does with --tradelake-settings on Glue (no moto needed).
+
+
+@pytest.fixture
+def no_settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Like a Glue worker: no TRADELAKE_* variables and no conf/<env>.toml to find."""
+    _clear_settings_env(monkeypatch)
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_settings_argument_reproduces_the_deployed_settings(
+    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
+    deployed_env = {
+        "TRADELAKE_ENV": "aws",  # catalog_type comes from conf/aws.toml
+        "TRADELAKE_WAREHOUSE": "s3://lake/warehouse",
+        "TRADELAKE_RAW_URI": "s3://raw/landing",
+        "TRADELAKE_DATABASE": "markets",
+        "AWS_REGION": "eu-west-1",
+        "TRADELAKE_CONTRACT__MAX_PRICE": "5000.5",
+        "TRADELAKE_QUALITY__MAX_REJECT_RATIO": "0.2",
+        "TRADELAKE_QUALITY__SEVERITY": '{"freshness": "error"}',
+        "TRADELAKE_MAINTENANCE__RETENTION_DAYS": '{"trades": 365}',
+        "TRADELAKE_ATHENA__WORKGROUP": "analysts",
+        "TRADELAKE_GLUE_JOBS__ROLE_ARN": ROLE,
+    }
+    for name, value in deployed_env.items():
+        monkeypatch.setenv(name, value)
+    deployed = load_settings()
+    argument = deploy.settings_argument(deploy.job_settings(deployed))
+    for name in deployed_env:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(no_settings_env))
+    glue_argv = ["--JOB_NAME", "tradelake-ingest", "--tradelake-settings", argument]
+
+    deploy.apply_settings_argument(glue_argv)
+    on_glue = load_settings()
+
+    assert on_glue.catalog_type == "glue"
+    assert on_glue.database == "markets"
+    assert on_glue.aws_region == "eu-west-1"
+    assert on_glue.quality.max_reject_ratio == 0.2
+    assert on_glue.quality.severity == {"freshness": "error"}
+    assert on_glue.maintenance.retention_days == {"trades": 365}
+    assert on_glue.s3_filesystem == "platform"
+    assert on_glue.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"}) == (
+        deployed.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"})
+    )
+    assert "TRADELAKE_ENV" not in os.environ  # conf/aws.toml is not on Glue
+
+
+def test_the_settings_argument_wins_over_the_environment_and_takes_the_equals_form(
+    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_DATABASE", "old")
+    monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "hadoop")
+
+    deploy.apply_settings_argument(['--tradelake-settings={"database": "new"}'])
+
+    assert os.environ["TRADELAKE_DATABASE"] == "new"
+    assert load_settings().database == "new"
+
+
+def test_without_the_settings_argument_nothing_changes(
+    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = dict(os.environ)
+
+    deploy.apply_settings_argument(["--date", "2025-01-15", "--JOB_NAME", "x"])
+
+    assert dict(os.environ) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tradelake-settings", "{not json"], "not valid JSON"),
+        (["--tradelake-settings", "[1]"], "must be a JSON object"),
+        (["--tradelake-settings", '{"env": "aws"}'], "unknown settings ['env']"),
+        (["--tradelake-settings", '{"bogus": 1}'], "unknown settings ['bogus']"),
+        (["--tradelake-settings"], "needs a JSON object"),
+    ],
+)
+def test_a_bad_settings_argument_is_a_config_error(
+    no_settings_env: Path, argv: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        deploy.apply_settings_argument(argv)
