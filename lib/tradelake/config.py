@@ -147,6 +147,22 @@ class GlueJobSettings(BaseModel):
     tags: dict[str, str] = Field(default_factory=lambda: {"app": "tradelake"})
 
 
+class LineageSettings(BaseModel):
+    """Where OpenLineage run events go."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # file: JSON Lines appended to file_path; http: POST to url (e.g. Marquez);
+    # console: one JSON line per event on stderr; none: off.
+    transport: Literal["file", "http", "console", "none"] = "file"
+    file_path: str = "./lake/lineage/events.jsonl"
+    url: str | None = None
+    endpoint: str = "/api/v1/lineage"
+    namespace: str = "tradelake"
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+
 def conf_dir() -> Path:
     """Folder of the ``<env>.toml`` profiles: ``TRADELAKE_CONF_DIR``, ``./conf`` or the repo's."""
     explicit = os.environ.get("TRADELAKE_CONF_DIR")
@@ -200,6 +216,7 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     athena: AthenaSettings = Field(default_factory=AthenaSettings)
     glue_jobs: GlueJobSettings = Field(default_factory=GlueJobSettings)
+    lineage: LineageSettings = Field(default_factory=LineageSettings)
 
     @classmethod
     def settings_customise_sources(
