@@ -10,7 +10,7 @@ import sys
 from tradelake.config import load_settings
 from tradelake.deploy import apply_settings_argument
 from tradelake.ingest.job import run_ingest
-from tradelake.runs import record_run
+from tradelake.runs import record_run_and_quality
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = load_settings(raw_uri=args.raw_uri, database=args.database, quality=quality)
         spark = build_session(settings, "tradelake-ingest")
-        run.on_finish(lambda summary: record_run(spark, settings, run, summary))
+        run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
         run_ingest(spark, settings, run)
 
     return run_job("ingest", args.date, body)

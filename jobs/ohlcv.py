@@ -14,7 +14,7 @@ from tradelake.deploy import apply_settings_argument
 from tradelake.gold.checks import OHLCV_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import FILL_MODES, fill_forward, interval_seconds, ohlcv_bars
-from tradelake.runs import record_run
+from tradelake.runs import record_run_and_quality
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
 from tradelake.tables import ohlcv_spec
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         run.summary.update(interval=args.interval, fill=args.fill)
         settings = load_settings(database=args.database)
         spark = build_session(settings, "tradelake-ohlcv")
-        run.on_finish(lambda summary: record_run(spark, settings, run, summary))
+        run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
 
         def build(trades_day: DataFrame) -> DataFrame:
             bars = ohlcv_bars(trades_day, seconds)

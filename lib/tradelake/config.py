@@ -35,6 +35,7 @@ INGEST_CHECKS = (
     "required_not_null",
     "reject_ratio",
     "freshness",
+    "volume_anomaly",
 )
 
 
@@ -63,6 +64,11 @@ class QualitySettings(BaseModel):
 
     max_reject_ratio: float = Field(default=0.10, ge=0.0, le=1.0)
     freshness_max_lag_hours: float = Field(default=6.0, ge=0.0)
+    # volume_anomaly: the day's loaded count against the median of the last N published
+    # days; it passes within ± tolerance (a share of the median) or without enough history.
+    volume_anomaly_days: int = Field(default=14, ge=1)
+    volume_anomaly_min_days: int = Field(default=3, ge=1)
+    volume_anomaly_tolerance: float = Field(default=0.5, gt=0.0)
     # Per-check severity overrides, e.g. {"freshness": "error"}; see quality.DEFAULT_SEVERITY.
     severity: dict[str, Severity] = Field(default_factory=dict)
 
@@ -99,6 +105,7 @@ class MaintenanceSettings(BaseModel):
             "daily_volume": 730,
             "ohlcv": 730,
             "job_runs": 730,
+            "quality_results": 730,
         }
     )
     raw_retention_days: int = Field(default=30, ge=1)

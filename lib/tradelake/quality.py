@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "required_not_null": "error",
     "reject_ratio": "error",
     "freshness": "warn",
+    "volume_anomaly": "warn",
 }
 REQUIRED_COLUMNS = ("trade_id", "symbol", "side", "price", "quantity", "traded_at", "exchange")
 _MAX_DRIFT_FIELDS = 100
@@ -107,11 +109,38 @@ def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
     )
 
 
-def evaluate_checks(stats: BatchStats, day: date, settings: QualitySettings) -> list[CheckResult]:
+def volume_anomaly(
+    loaded: int, baseline: list[int], settings: QualitySettings, severity: Severity
+) -> CheckResult:
+    """The day's loaded count against the median of earlier published days."""
+    if len(baseline) < settings.volume_anomaly_min_days:
+        return CheckResult(
+            "volume_anomaly",
+            severity,
+            True,
+            loaded,
+            f"needs {settings.volume_anomaly_min_days} published days, found {len(baseline)}",
+        )
+    median = statistics.median(baseline)
+    low = median * (1 - settings.volume_anomaly_tolerance)
+    high = median * (1 + settings.volume_anomaly_tolerance)
+    return CheckResult(
+        "volume_anomaly",
+        severity,
+        low <= loaded <= high,
+        loaded,
+        f"within [{low:g}, {high:g}] (median {median:g} of the last {len(baseline)} days)",
+    )
+
+
+def evaluate_checks(
+    stats: BatchStats, day: date, settings: QualitySettings, baseline: list[int] | None = None
+) -> list[CheckResult]:
     """Run the ingest checks over the batch statistics.
 
     Freshness is measured against the end of the partition day, not the wall clock, so
-    a backfill of an old day passes when that day's data reached its end.
+    a backfill of an old day passes when that day's data reached its end. ``baseline``
+    holds the loaded counts of earlier published days (failed runs excluded).
     """
     severity = {**DEFAULT_SEVERITY, **settings.severity}
     reject_ratio = stats.rejected / stats.records_read if stats.records_read else 0.0
@@ -153,6 +182,7 @@ def evaluate_checks(stats: BatchStats, day: date, settings: QualitySettings) -> 
             lag_hours,
             f"<= {settings.freshness_max_lag_hours} h between the latest trade and the day's end",
         ),
+        volume_anomaly(stats.loaded, baseline or [], settings, severity["volume_anomaly"]),
     ]
 
 

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from tradelake.config import Settings
 from tradelake.contract import utc_literal
 from tradelake.runtime import Run
-from tradelake.tables import JOB_RUNS, ensure_tables
+from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, ensure_tables
 
 
 def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[str, Any]) -> None:
@@ -53,3 +53,66 @@ def ingest_published(spark: SparkSession, settings: Settings, day: date) -> bool
         .count()
     )
     return published > 0
+
+
+def loaded_baseline(spark: SparkSession, settings: Settings, day: date, days: int) -> list[int]:
+    """Loaded counts of the last ``days`` days before ``day`` that an ingest published.
+
+    The latest published run of each day counts; failed or gated runs never do.
+    """
+    table = settings.table(JOB_RUNS.name)
+    if not spark.catalog.tableExists(table):
+        return []
+    rows = spark.sql(
+        f"""
+        SELECT loaded FROM (
+          SELECT run_date,
+                 CAST(get_json_object(summary, '$.loaded') AS BIGINT) AS loaded,
+                 row_number() OVER (PARTITION BY run_date ORDER BY started_at DESC) AS latest
+          FROM {table}
+          WHERE job = 'ingest' AND published AND run_date < DATE'{day.isoformat()}'
+        ) WHERE latest = 1 AND loaded IS NOT NULL
+        ORDER BY run_date DESC LIMIT {int(days)}
+        """
+    ).collect()
+    return [int(row["loaded"]) for row in rows]
+
+
+def record_quality(
+    spark: SparkSession, settings: Settings, run: Run, summary: dict[str, Any]
+) -> None:
+    """Append the run's check results to ``quality_results`` (nothing when it ran none)."""
+    checks = summary.get("quality") or []
+    if not checks:
+        return
+    ensure_tables(spark, settings, QUALITY_RESULTS)
+    rows = [
+        (
+            run.run_id,
+            run.job,
+            str(summary.get("output_table", "")),
+            run.day,
+            str(check["check"]),
+            str(check["severity"]),
+            bool(check["passed"]),
+            json.dumps(check["observed"], default=str),
+            str(check["threshold"]),
+        )
+        for check in checks
+    ]
+    frame = spark.createDataFrame(
+        rows,
+        "run_id STRING, job STRING, table_name STRING, check_date DATE, `check` STRING, "
+        "severity STRING, passed BOOLEAN, observed STRING, threshold STRING",
+    ).withColumn("recorded_at", utc_literal(run.started_at))
+    frame.select(*QUALITY_RESULTS.column_names()).writeTo(
+        settings.table(QUALITY_RESULTS.name)
+    ).option("snapshot-property.tradelake.run-id", run.run_id).append()
+
+
+def record_run_and_quality(
+    spark: SparkSession, settings: Settings, run: Run, summary: dict[str, Any]
+) -> None:
+    """Everything a finished run leaves behind: its job_runs row and its check results."""
+    record_quality(spark, settings, run, summary)
+    record_run(spark, settings, run, summary)

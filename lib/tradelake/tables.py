@@ -119,6 +119,19 @@ JOB_RUNS = TableSpec(
     retention_column="run_date",
 )
 
+QUALITY_RESULTS = TableSpec(
+    name="quality_results",
+    columns=(
+        "run_id STRING NOT NULL, job STRING NOT NULL, table_name STRING NOT NULL, "
+        "check_date DATE NOT NULL, `check` STRING NOT NULL, severity STRING NOT NULL, "
+        "passed BOOLEAN NOT NULL, observed STRING, threshold STRING, "
+        "recorded_at TIMESTAMP NOT NULL"
+    ),
+    partition_column="job",
+    comment="Every quality check of every run: observed value against its threshold",
+    retention_column="check_date",
+)
+
 DAILY_VOLUME = TableSpec(
     name="daily_volume",
     columns=(
@@ -163,4 +176,5 @@ def tradelake_table_spec(name: str) -> TableSpec | None:
     """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
     if name.startswith("ohlcv_"):
         return ohlcv_spec(name.removeprefix("ohlcv_"))
-    return {spec.name: spec for spec in (TRADES, TRADES_REJECTED, JOB_RUNS, DAILY_VOLUME)}.get(name)
+    specs = (TRADES, TRADES_REJECTED, JOB_RUNS, QUALITY_RESULTS, DAILY_VOLUME)
+    return {spec.name: spec for spec in specs}.get(name)

@@ -50,6 +50,7 @@ def run_gold(
         QualityGateError: an output check failed; nothing was published.
     """
     summary, day = run.summary, run.day
+    summary["output_table"] = spec.name
     if not ingest_published(spark, settings, day):
         raise NoInputError(
             f"trades for {day} have not been published by an ingest run yet; run "

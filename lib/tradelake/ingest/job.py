@@ -22,6 +22,7 @@ from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConservationError, QualityGateError
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
+from tradelake.runs import loaded_baseline
 from tradelake.runtime import Run
 from tradelake.tables import TRADES, TRADES_REJECTED, current_snapshot_id, ensure_tables
 
@@ -102,6 +103,7 @@ def write_partition(frame: DataFrame, table: str, column: str, day: date, run_id
 def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
     """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure."""
     day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
+    summary["output_table"] = TRADES.name
     listing = io.list_day(spark, day_uri(settings, day))
     summary["files"] = {
         "read": len(listing.files),
@@ -144,7 +146,8 @@ def _publish(
             f"{stats.duplicates_dropped} + rejected={stats.rejected}; nothing was published. "
             "This is a bug: report it with the run summary"
         )
-    checks = evaluate_checks(stats, day, settings.quality)
+    baseline = loaded_baseline(spark, settings, day, settings.quality.volume_anomaly_days)
+    checks = evaluate_checks(stats, day, settings.quality, baseline)
     summary["quality"] = [check.as_dict() for check in checks]
     log.info(
         "batch classified",
