@@ -209,6 +209,9 @@ class Settings(BaseSettings):
     s3_endpoint: str | None = None
     glue_endpoint: str | None = None
     athena_endpoint: str | None = None
+    secrets_endpoint: str | None = None
+    # AWS Secrets Manager secret holding the PII masking key (TRADELAKE_PII_KEY wins).
+    pii_key_secret_id: str | None = None
     # How Spark reads s3:// raw files: "s3a" maps s3:// to Hadoop's S3A (local, Kubernetes);
     # "platform" leaves it to the platform's own filesystem (AWS Glue, EMR: EMRFS).
     s3_filesystem: Literal["s3a", "platform"] = "s3a"

@@ -34,6 +34,25 @@ FIELDS: tuple[str, ...] = (
     "exchange",
 )
 
+# Optional personal data a raw trade may carry. It is masked (keyed HMAC-SHA256) before it
+# reaches `trades`; only the dead-letter table keeps raw records, for its retention period.
+PII_FIELDS: tuple[str, ...] = ("account_id", "trader_email")
+# Every field the readers extract; anything else is schema drift.
+READ_FIELDS: tuple[str, ...] = FIELDS + PII_FIELDS
+
+# Data classification of each field, written as Iceberg column docs (Glue, Athena).
+CLASSIFICATION: dict[str, str] = {
+    "trade_id": "internal",
+    "symbol": "public",
+    "side": "public",
+    "price": "public",
+    "quantity": "public",
+    "timestamp": "public",
+    "exchange": "public",
+    "account_id": "pii",
+    "trader_email": "pii",
+}
+
 MONEY = DecimalType(18, 8)
 # Wide enough to hold plausible input exactly, so "too large" and "too precise" differ.
 WIDE_DECIMAL = DecimalType(38, 18)
@@ -79,7 +98,7 @@ RAW_SCHEMA = StructType(
         StructField("source_file", StringType(), False),
         StructField("record", StringType(), True),
         StructField("malformed", BooleanType(), False),
-        *[StructField(name, StringType(), True) for name in FIELDS],
+        *[StructField(name, StringType(), True) for name in READ_FIELDS],
         StructField("extra_fields", ArrayType(StringType(), False), True),
     ]
 )
@@ -152,7 +171,8 @@ def validate_trades(
     Input: ``RAW_SCHEMA`` (source_file, record, malformed, the contract fields as text,
     extra_fields). Output, one row per input row: source_file, record, extra_fields,
     trade_id, symbol, side, price, quantity (DECIMAL(18,8)), traded_at (TIMESTAMP),
-    exchange, and reasons (ARRAY<STRING>, empty when the record is valid).
+    exchange, account_id and trader_email (trimmed; e-mail lower-cased; still in clear),
+    and reasons (ARRAY<STRING>, empty when the record is valid).
     """
     trade_id = clean_text(F.col("trade_id"))
     symbol = F.upper(clean_text(F.col("symbol")))
@@ -197,5 +217,8 @@ def validate_trades(
         quantity.alias("quantity"),
         traded_at.alias("traded_at"),
         exchange.alias("exchange"),
+        # Personal data stays in clear only in memory; to_trades masks it.
+        clean_text(F.col("account_id")).alias("account_id"),
+        F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
         reasons.alias("reasons"),
     )

@@ -28,7 +28,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from tradelake.contract import FIELDS, RAW_SCHEMA
+from tradelake.contract import RAW_SCHEMA, READ_FIELDS
 from tradelake.errors import NoInputError, StorageError
 from tradelake.runtime import describe_error
 
@@ -185,8 +185,8 @@ def _json_records(spark: SparkSession, paths: list[str]) -> DataFrame:
         F.col("value").alias("record"),
         # Not JSON, or JSON that is not an object (an array, a bare number).
         F.col("keys").isNull().alias("malformed"),
-        *[F.try_variant_get(F.col("v"), f"$.{name}", "string").alias(name) for name in FIELDS],
-        F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in FIELDS])).alias(
+        *[F.try_variant_get(F.col("v"), f"$.{name}", "string").alias(name) for name in READ_FIELDS],
+        F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in READ_FIELDS])).alias(
             "extra_fields"
         ),
     )
@@ -207,7 +207,7 @@ def _csv_records(spark: SparkSession, paths: list[str], header: str) -> DataFram
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
     )
     by_name = {name: index for index, name in reversed(list(enumerate(names)))}
-    extras = sorted({name for name in names if name not in FIELDS})
+    extras = sorted({name for name in names if name not in READ_FIELDS})
     lines = _text_lines(spark, paths).where(F.col("value") != header)
     rows = lines.select("source_file", "value", parsed.alias("c"))
     return rows.select(
@@ -218,7 +218,7 @@ def _csv_records(spark: SparkSession, paths: list[str], header: str) -> DataFram
             (F.col(f"c.c{by_name[name]}") if name in by_name else F.lit(None).cast("string")).alias(
                 name
             )
-            for name in FIELDS
+            for name in READ_FIELDS
         ],
         F.array(*[F.lit(name) for name in extras])
         .cast(ArrayType(StringType(), False))
@@ -241,7 +241,7 @@ def _as_text(column: Column, data_type: DataType) -> Column:
 def _parquet_records(spark: SparkSession, paths: list[str], schema: StructType) -> DataFrame:
     """Parquet files sharing one footer schema as raw rows (typed values rendered as text)."""
     present = {f.name.lower(): f for f in schema.fields}
-    extras = sorted(name for name in present if name not in FIELDS)
+    extras = sorted(name for name in present if name not in READ_FIELDS)
     frame = spark.read.schema(schema).parquet(*paths)
     return frame.select(
         F.col("_metadata.file_path").alias("source_file"),
@@ -253,7 +253,7 @@ def _parquet_records(spark: SparkSession, paths: list[str], schema: StructType) 
                 if name in present
                 else F.lit(None).cast("string")
             ).alias(name)
-            for name in FIELDS
+            for name in READ_FIELDS
         ],
         F.array(*[F.lit(name) for name in extras])
         .cast(ArrayType(StringType(), False))

@@ -40,6 +40,7 @@ class BatchStats:
     latest_traded_at: datetime | None
     drift_records: int
     drift_fields: list[str]
+    loaded_with_pii: int = 0
 
     @property
     def conserved(self) -> bool:
@@ -78,6 +79,9 @@ def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
         # Epoch micros, not a timestamp: collect() would render it in the local time zone.
         F.max(F.when(loaded, F.unix_micros("traded_at"))).alias("latest_micros"),
         F.count_if(F.size("extra_fields") > 0).alias("drift_records"),
+        F.count_if(
+            loaded & (F.col("account_id").isNotNull() | F.col("trader_email").isNotNull())
+        ).alias("loaded_with_pii"),
         F.slice(
             F.array_sort(F.array_distinct(F.flatten(F.collect_set("extra_fields")))),
             1,
@@ -106,6 +110,7 @@ def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
         ),
         drift_records=int(row["drift_records"]),
         drift_fields=list(row["drift_fields"] or []),
+        loaded_with_pii=int(row["loaded_with_pii"]),
     )
 
 

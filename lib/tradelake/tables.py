@@ -42,7 +42,11 @@ class TableSpec:
 
     def column_names(self) -> list[str]:
         """Column names in table order, parsed from the DDL."""
-        return [part.strip().split(" ", 1)[0] for part in _split_columns(self.columns)]
+        return [part.strip().split(" ", 1)[0] for part in self.column_definitions()]
+
+    def column_definitions(self) -> list[str]:
+        """One DDL fragment per column (``name TYPE [NOT NULL] [COMMENT '…']``)."""
+        return [part.strip() for part in _split_columns(self.columns)]
 
     def create_statement(self, settings: Settings) -> str:
         """``CREATE TABLE IF NOT EXISTS`` with everything the table needs, in one statement."""
@@ -59,9 +63,11 @@ class TableSpec:
 def _split_columns(ddl: str) -> list[str]:
     """Split column DDL on top-level commas (not those inside ``DECIMAL(18,8)``)."""
     parts, depth, current = [], 0, ""
+    quoted = False
     for char in ddl:
-        depth += {"(": 1, "<": 1, ")": -1, ">": -1}.get(char, 0)
-        if char == "," and depth == 0:
+        quoted = quoted != (char == "'")
+        depth += {"(": 1, "<": 1, ")": -1, ">": -1}.get(char, 0) if not quoted else 0
+        if char == "," and depth == 0 and not quoted:
             parts.append(current)
             current = ""
         else:
@@ -72,10 +78,20 @@ def _split_columns(ddl: str) -> list[str]:
 TRADES = TableSpec(
     name="trades",
     columns=(
-        "trade_id STRING NOT NULL, symbol STRING NOT NULL, side STRING NOT NULL, "
-        "price DECIMAL(18,8) NOT NULL, quantity DECIMAL(18,8) NOT NULL, "
-        "traded_at TIMESTAMP NOT NULL, exchange STRING NOT NULL, trade_date DATE NOT NULL, "
-        "source_file STRING NOT NULL, run_id STRING NOT NULL, ingested_at TIMESTAMP NOT NULL"
+        "trade_id STRING NOT NULL COMMENT 'classification: internal', "
+        "symbol STRING NOT NULL COMMENT 'classification: public', "
+        "side STRING NOT NULL COMMENT 'classification: public; buy or sell', "
+        "price DECIMAL(18,8) NOT NULL COMMENT 'classification: public', "
+        "quantity DECIMAL(18,8) NOT NULL COMMENT 'classification: public', "
+        "traded_at TIMESTAMP NOT NULL COMMENT 'classification: public; UTC', "
+        "exchange STRING NOT NULL COMMENT 'classification: public', "
+        "trade_date DATE NOT NULL COMMENT 'classification: public; partition', "
+        "source_file STRING NOT NULL COMMENT 'classification: internal; raw file read', "
+        "run_id STRING NOT NULL COMMENT 'classification: internal; ingest run', "
+        "ingested_at TIMESTAMP NOT NULL COMMENT 'classification: internal', "
+        "account_id STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex', "
+        "trader_email STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex of the "
+        "lower-cased address'"
     ),
     partition_column="trade_date",
     comment="Validated, deduplicated trades: one row per trade_id per trade_date",
@@ -99,6 +115,7 @@ def ensure_tables(spark: SparkSession, settings: Settings, *specs: TableSpec) ->
     for spec in specs:
         table = settings.table(spec.name)
         if spark.catalog.tableExists(table):
+            _add_missing_columns(spark, table, spec)
             continue
         spark.sql(spec.create_statement(settings))
         if spec.sort_order:
@@ -162,6 +179,18 @@ def ohlcv_spec(interval: str) -> TableSpec:
         comment=f"{interval} OHLCV bars per symbol, UTC-aligned, labelled by their start",
         sort_order=("symbol", "bar_start"),
     )
+
+
+def _add_missing_columns(spark: SparkSession, table: str, spec: TableSpec) -> None:
+    """Schema evolution: add (nullable) columns a newer spec declares to an older table."""
+    existing = {field.name for field in spark.table(table).schema.fields}
+    missing = [
+        definition
+        for name, definition in zip(spec.column_names(), spec.column_definitions(), strict=True)
+        if name.strip("`") not in existing
+    ]
+    if missing:
+        spark.sql(f"ALTER TABLE {table} ADD COLUMNS ({', '.join(missing)})")
 
 
 def current_snapshot_id(spark: SparkSession, table: str) -> int | None:

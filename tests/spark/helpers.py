@@ -7,7 +7,7 @@ from typing import Any
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from tradelake.contract import FIELDS, RAW_SCHEMA
+from tradelake.contract import RAW_SCHEMA, READ_FIELDS
 
 VALID = {
     "trade_id": "T1",
@@ -37,7 +37,7 @@ def raw_frame(spark: SparkSession, *records: dict[str, Any]) -> DataFrame:
                 fields.get("source_file", "file:/raw/a.jsonl"),
                 fields.get("record", f"record-{index}"),
                 bool(fields.get("malformed", False)),
-                *[fields.get(name) for name in FIELDS],
+                *[fields.get(name) for name in READ_FIELDS],
                 list(fields.get("extra_fields", [])),
             )
         )

@@ -42,6 +42,7 @@ VALUES = {
     "Database": "trading",
     "JobNamePrefix": "tradelake-",
     "JobRoleArn": "arn:aws:iam::123456789012:role/tradelake",
+    "PiiKeySecretName": "tradelake/pii-key",
 }
 ARN_GLUE = "arn:aws:glue:eu-west-1:123456789012"
 TABLE = f"{ARN_GLUE}:table/trading/trades"
@@ -52,7 +53,12 @@ ARTIFACT = "arn:aws:s3:::artifacts-bucket/tradelake/scripts/ingest.py"
 # Files whose boto3 calls are made by the person deploying, never by the job role.
 DEPLOYER_FILES = {"deploy.py"}
 # Which policy file governs each service the library calls (the deployer's is separate).
-POLICY_OF_SERVICE = {"s3": JOB_POLICY, "glue": JOB_POLICY, "athena": ATHENA_POLICY}
+POLICY_OF_SERVICE = {
+    "s3": JOB_POLICY,
+    "glue": JOB_POLICY,
+    "secretsmanager": JOB_POLICY,
+    "athena": ATHENA_POLICY,
+}
 # boto3 operations authorised by an IAM action of another name (S3's are the classic case).
 IAM_ACTION_OF = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
@@ -260,3 +266,11 @@ def test_no_wildcard_actions_and_no_star_resources_outside_the_allowlist(path: P
                 assert action in STAR_RESOURCE_ALLOWED, f"{st['Sid']}: {action} on *"
                 key, value = STAR_RESOURCE_ALLOWED[action]
                 assert st["Condition"]["StringEquals"][key] == value
+
+
+def test_the_job_reads_only_its_masking_key() -> None:
+    # Secrets Manager appends a random 6-character suffix to secret ARNs.
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tradelake/pii-key-AbC123"
+    assert allows(JOB_POLICY, "secretsmanager:GetSecretValue", secret)
+    other = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payroll/db-AbC123"
+    assert not allows(JOB_POLICY, "secretsmanager:GetSecretValue", other)

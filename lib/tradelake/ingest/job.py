@@ -19,8 +19,9 @@ from pyspark.sql import functions as F
 from tradelake import io
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
-from tradelake.errors import ConservationError, QualityGateError
+from tradelake.errors import ConfigError, ConservationError, QualityGateError
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
+from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
 from tradelake.runs import loaded_baseline
 from tradelake.runtime import Run
@@ -112,9 +113,10 @@ def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
         "unreadable": 0,
     }
     ensure_tables(spark, settings, TRADES, TRADES_REJECTED)
+    pii_key = load_key(settings)
     batch = load_batch(spark, settings, day, listing.files, started_at)
     try:
-        _publish(spark, settings, day, run_id, started_at, batch, summary)
+        _publish(spark, settings, day, run_id, started_at, batch, summary, pii_key)
     finally:
         batch.classified.unpersist()
 
@@ -127,6 +129,7 @@ def _publish(
     started_at: datetime,
     batch: Batch,
     summary: dict[str, Any],
+    pii_key: bytes | None,
 ) -> None:
     stats = batch.stats
     summary["files"]["unreadable"] = len(batch.unreadable)
@@ -147,6 +150,13 @@ def _publish(
             "This is a bug: report it with the run summary"
         )
     baseline = loaded_baseline(spark, settings, day, settings.quality.volume_anomaly_days)
+    summary["pii_records"] = stats.loaded_with_pii
+    if stats.loaded_with_pii and pii_key is None:
+        raise ConfigError(
+            f"{stats.loaded_with_pii} records carry account_id or trader_email but no masking "
+            f"key is configured; set {KEY_VARIABLE} or TRADELAKE_PII_KEY_SECRET_ID and rerun. "
+            "Nothing was published"
+        )
     checks = evaluate_checks(stats, day, settings.quality, baseline)
     summary["quality"] = [check.as_dict() for check in checks]
     log.info(
@@ -178,7 +188,7 @@ def _publish(
             f"the previous data), rejects are in {settings.table(TRADES_REJECTED.name)}; fix "
             "the input and rerun"
         )
-    trades = to_trades(batch.classified, day, run_id, started_at)
+    trades = to_trades(batch.classified, day, run_id, started_at, pii_key)
     snapshots["trades"] = write_partition(
         trades, settings.table(TRADES.name), "trade_date", day, run_id
     )

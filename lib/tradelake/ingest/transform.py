@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from tradelake.contract import DUPLICATE_CONFLICT, utc_literal
+from tradelake.pii import hmac_sha256_hex
 
 LOADED = "loaded"
 DUPLICATE = "duplicate"
@@ -63,11 +64,23 @@ def classify_records(validated: DataFrame) -> DataFrame:
     )
 
 
-def to_trades(classified: DataFrame, day: date, run_id: str, started_at: datetime) -> DataFrame:
-    """Rows of the ``trades`` table: the loaded records of the day.
+def to_trades(
+    classified: DataFrame,
+    day: date,
+    run_id: str,
+    started_at: datetime,
+    pii_key: bytes | None = None,
+) -> DataFrame:
+    """Rows of the ``trades`` table: the loaded records of the day, personal data masked.
 
-    Output grain: one row per trade_id.
+    Output grain: one row per trade_id. account_id and trader_email become their keyed
+    HMAC-SHA256 (null without a key: the caller refuses to publish PII it cannot mask).
     """
+
+    def masked(name: str) -> Column:
+        value = hmac_sha256_hex(F.col(name), pii_key) if pii_key else F.lit(None)
+        return value.cast("string").alias(name)
+
     return classified.where(F.col("status") == LOADED).select(
         "trade_id",
         "symbol",
@@ -80,6 +93,8 @@ def to_trades(classified: DataFrame, day: date, run_id: str, started_at: datetim
         "source_file",
         F.lit(run_id).alias("run_id"),
         utc_literal(started_at).alias("ingested_at"),
+        masked("account_id"),
+        masked("trader_email"),
     )
 
 
