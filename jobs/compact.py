@@ -13,7 +13,7 @@ from typing import Any
 from tradelake import maintenance as m
 from tradelake.config import load_settings
 from tradelake.deploy import apply_settings_argument
-from tradelake.runs import record_run_and_quality
+from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, iso_date, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
 
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(database=args.database)
         spark = build_session(settings, "tradelake-compact")
         if not args.dry_run:
-            run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
+            tables = [spec.name for spec in m.resolve_tables(spark, settings, args.table)]
+            observe(run, spark, settings, inputs=lambda summary: [], outputs=tables)
         maintain(spark, settings, run, args, scope, today)
 
     return run_job("compact", args.date or today, body)

@@ -12,10 +12,10 @@ from tradelake.deploy import apply_settings_argument
 from tradelake.gold.checks import DAILY_VOLUME_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import daily_volume
-from tradelake.runs import record_run_and_quality
+from tradelake.observe import observe, table_ref
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
-from tradelake.tables import DAILY_VOLUME
+from tradelake.tables import DAILY_VOLUME, TRADES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         apply_settings_argument(sys.argv[1:] if argv is None else argv)
         settings = load_settings(database=args.database)
         spark = build_session(settings, "tradelake-daily-volume")
-        run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
+        observe(
+            run,
+            spark,
+            settings,
+            inputs=lambda summary: [table_ref(spark, settings, TRADES.name)],
+            outputs=[DAILY_VOLUME.name],
+        )
         run_gold(spark, settings, run, DAILY_VOLUME, DAILY_VOLUME_COLUMNS, daily_volume)
 
     return run_job("daily_volume", args.date, body)

@@ -9,10 +9,13 @@ import sys
 
 from tradelake.config import load_settings
 from tradelake.deploy import apply_settings_argument
+from tradelake.ingest.job import day_uri as ingest_day_uri
 from tradelake.ingest.job import run_ingest
-from tradelake.runs import record_run_and_quality
+from tradelake.lineage import raw_dataset
+from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
+from tradelake.tables import TRADES, TRADES_REJECTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = load_settings(raw_uri=args.raw_uri, database=args.database, quality=quality)
         spark = build_session(settings, "tradelake-ingest")
-        run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
+        day_uri = ingest_day_uri(settings, run.day)
+        observe(
+            run,
+            spark,
+            settings,
+            inputs=lambda summary: [raw_dataset(day_uri, row_count=summary.get("records_read"))],
+            outputs=[TRADES.name, TRADES_REJECTED.name],
+        )
         run_ingest(spark, settings, run)
 
     return run_job("ingest", args.date, body)

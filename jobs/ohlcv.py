@@ -14,10 +14,10 @@ from tradelake.deploy import apply_settings_argument
 from tradelake.gold.checks import OHLCV_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import FILL_MODES, fill_forward, interval_seconds, ohlcv_bars
-from tradelake.runs import record_run_and_quality
+from tradelake.observe import observe, table_ref
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
-from tradelake.tables import ohlcv_spec
+from tradelake.tables import TRADES, ohlcv_spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,13 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         run.summary.update(interval=args.interval, fill=args.fill)
         settings = load_settings(database=args.database)
         spark = build_session(settings, "tradelake-ohlcv")
-        run.on_finish(lambda summary: record_run_and_quality(spark, settings, run, summary))
+        spec = ohlcv_spec(args.interval)
+        observe(
+            run,
+            spark,
+            settings,
+            inputs=lambda summary: [table_ref(spark, settings, TRADES.name)],
+            outputs=[spec.name],
+        )
 
         def build(trades_day: DataFrame) -> DataFrame:
             bars = ohlcv_bars(trades_day, seconds)
             return fill_forward(bars, seconds) if args.fill == "forward" else bars
 
-        run_gold(spark, settings, run, ohlcv_spec(args.interval), OHLCV_COLUMNS, build)
+        run_gold(spark, settings, run, spec, OHLCV_COLUMNS, build)
 
     return run_job("ohlcv", args.date, body)
 

@@ -87,6 +87,7 @@ def lake_env(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("TRADELAKE_WAREHOUSE", str(lake.warehouse))
     monkeypatch.setenv("TRADELAKE_RAW_URI", str(tmp_path / "raw"))
     monkeypatch.setenv("TRADELAKE_DATABASE", f"test_{next(_database_numbers)}")
+    monkeypatch.setenv("TRADELAKE_LINEAGE__FILE_PATH", str(tmp_path / "lineage.jsonl"))
     yield load_settings()
 
 

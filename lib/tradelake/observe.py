@@ -1,0 +1,92 @@
+"""What every job leaves behind when it runs: lineage events, run and quality history.
+
+``observe(run, spark, settings, inputs, outputs)`` emits the OpenLineage START event and
+registers what happens when the run ends: its ``job_runs`` row and ``quality_results``,
+then COMPLETE (or FAIL, with the error) with row counts and bytes of every table the run
+committed, read from the commit's snapshot summary (metadata, not data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from tradelake.config import Settings
+from tradelake.lineage import (
+    DatasetRef,
+    EventType,
+    LineageEmitter,
+    build_event,
+    run_uuid,
+    spark_fields,
+    table_dataset,
+)
+from tradelake.runs import record_run_and_quality
+from tradelake.runtime import Run
+
+log = logging.getLogger("tradelake.lineage")
+
+# Inputs are known only once the run has read them (counts): built from the summary.
+InputsOf = Callable[[dict[str, Any]], list[DatasetRef]]
+
+
+def table_ref(
+    spark: SparkSession, settings: Settings, name: str, summary: dict[str, Any] | None = None
+) -> DatasetRef:
+    """A table as a lineage dataset: schema from the catalog, and, when the run committed
+    to it, the rows and bytes its snapshot added."""
+    table = settings.table(name)
+    if not spark.catalog.tableExists(table):
+        return table_dataset(settings, name)
+    fields = spark_fields(spark.table(table).schema)
+    snapshot = ((summary or {}).get("snapshots") or {}).get(name)
+    if snapshot is None:
+        return table_dataset(settings, name, fields)
+    row = spark.sql(
+        f"SELECT summary['added-records'] AS records, summary['added-files-size'] AS size "
+        f"FROM {table}.snapshots WHERE snapshot_id = {int(snapshot)}"
+    ).first()
+    records = int(row["records"] or 0) if row is not None else None
+    size = int(row["size"] or 0) if row is not None else None
+    return table_dataset(settings, name, fields, row_count=records, bytes=size)
+
+
+def observe(
+    run: Run,
+    spark: SparkSession,
+    settings: Settings,
+    inputs: InputsOf,
+    outputs: list[str],
+) -> None:
+    """Emit START now; at the end record the run, then emit COMPLETE or FAIL."""
+    emitter = LineageEmitter(settings.lineage)
+    run.summary["lineage_run_id"] = run_uuid(run.run_id)
+    namespace = settings.lineage.namespace
+
+    def event(kind: EventType, summary: dict[str, Any], at: datetime) -> dict[str, Any]:
+        failed = kind == "FAIL"
+        return build_event(
+            kind,
+            namespace=namespace,
+            job_name=run.job,
+            run_id=run.run_id,
+            event_time=at,
+            inputs=inputs(summary),
+            outputs=[table_ref(spark, settings, name, summary) for name in outputs],
+            error_message=str(summary.get("error", "failed")) if failed else None,
+            quality_checks=summary.get("quality", []) if kind != "START" else (),
+        )
+
+    emitter.emit(event("START", {}, run.started_at))
+
+    def finish(summary: dict[str, Any]) -> None:
+        record_run_and_quality(spark, settings, run, summary)
+        kind: EventType = "COMPLETE" if summary.get("status") == "ok" else "FAIL"
+        delivered = emitter.emit(event(kind, summary, datetime.now(UTC)))
+        summary["lineage"] = {"target": emitter.target, "delivered": delivered}
+
+    run.on_finish(finish)

@@ -1,0 +1,804 @@
+"""OpenLineage events and their transports (no Spark).
+
+Every event shape tradelake produces is validated against the OpenLineage spec copied
+in tests/schemas/openlineage (tests/lineage_schema.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.lineage_schema import SCHEMA_DIR, assert_valid_run_event, schema_documents
+from tradelake import __version__
+from tradelake.config import LineageSettings, Settings
+from tradelake.errors import ConfigError
+from tradelake.lineage import (
+    DATASET_QUALITY_FACET_URL,
+    ERROR_MESSAGE_FACET_URL,
+    INPUT_QUALITY_FACET_URL,
+    OUTPUT_STATISTICS_FACET_URL,
+    QUALITY_FACET_URL,
+    RUN_EVENT_SCHEMA_URL,
+    RUN_ID_NAMESPACE,
+    SCHEMA_FACET_URL,
+    SPEC_URL,
+    DatasetRef,
+    LineageEmitter,
+    build_event,
+    raw_dataset,
+    run_uuid,
+    spark_fields,
+    table_dataset,
+)
+
+RUN_ID = "20261127T050044Z-c1e1f615"
+STARTED = datetime(2026, 11, 27, 5, 0, 44, 123456, tzinfo=UTC)
+RAW = DatasetRef(
+    namespace="s3://tradelake-raw",
+    name="raw/trades/date=2025-01-15",
+    fields=(("trade_id", "string"), ("price", "string")),
+)
+TRADES = DatasetRef(
+    namespace="s3://tradelake-lake/warehouse",
+    name="trading.trades",
+    fields=(("trade_id", "string"), ("price", "decimal(18,8)"), ("traded_at", "timestamp")),
+)
+CHECKS = [
+    {
+        "check": "reject_ratio",
+        "severity": "error",
+        "passed": True,
+        "observed": 0.030476,
+        "threshold": "<= 0.1",
+    },
+    {"check": "record_count", "severity": "error", "passed": True, "observed": 5000},
+    {
+        "check": "freshness",
+        "severity": "warn",
+        "passed": False,
+        "observed": datetime(2025, 1, 15, 17, 59, tzinfo=UTC),
+        "threshold": None,
+    },
+    {
+        "check": "reconcile_volume",
+        "severity": "error",
+        "passed": True,
+        "observed": Decimal("12345.67890123"),
+        "threshold": Decimal("12345.67890123"),
+    },
+    {"check": "volume_anomaly", "severity": "warn", "passed": True, "observed": float("nan")},
+]
+
+
+def start_event() -> dict[str, Any]:
+    return build_event(
+        "START",
+        namespace="tradelake",
+        job_name="ingest",
+        run_id=RUN_ID,
+        event_time=STARTED,
+        inputs=[RAW],
+        outputs=[TRADES],
+    )
+
+
+def complete_event() -> dict[str, Any]:
+    raw = DatasetRef(
+        namespace=RAW.namespace,
+        name=RAW.name,
+        fields=RAW.fields,
+        row_count=5250,
+        bytes=812_345,
+        quality={"fileCount": 6, "columnMetrics": {"price": {"nullCount": 3, "count": 5247}}},
+    )
+    trades = DatasetRef(
+        namespace=TRADES.namespace,
+        name=TRADES.name,
+        fields=TRADES.fields,
+        row_count=5000,
+        bytes=204_800,
+        quality={
+            "columnMetrics": {
+                "trade_id": {"nullCount": 0, "distinctCount": 5000},
+                "price": {"nullCount": 0, "min": 0.5, "max": 999.25},
+            }
+        },
+    )
+    rejected = DatasetRef(namespace=TRADES.namespace, name="trading.trades_rejected", row_count=160)
+    return build_event(
+        "COMPLETE",
+        namespace="tradelake",
+        job_name="ingest",
+        run_id=RUN_ID,
+        event_time=STARTED + timedelta(seconds=21.4),
+        inputs=[raw],
+        outputs=[trades, rejected],
+        quality_checks=CHECKS,
+    )
+
+
+def fail_event() -> dict[str, Any]:
+    return build_event(
+        "FAIL",
+        namespace="tradelake",
+        job_name="ingest",
+        run_id=RUN_ID,
+        event_time=STARTED + timedelta(seconds=3),
+        inputs=[RAW],
+        outputs=[TRADES],
+        error_message="StorageError: s3://tradelake-raw is not reachable",
+        stack_trace='Traceback (most recent call last):\n  File "jobs/ingest.py", line 1',
+        quality_checks=CHECKS[:1],
+    )
+
+
+# ---------------------------------------------------------------- ids and names
+
+
+def test_run_uuid_is_a_stable_uuid5_of_the_run_id() -> None:
+    assert RUN_ID_NAMESPACE == uuid.uuid5(
+        uuid.NAMESPACE_URL, "https://github.com/tradelake/tradelake#run-id"
+    )
+    # Pinned: a changed derivation would split every run's lineage history.
+    assert run_uuid(RUN_ID) == "ad6c5e3a-e045-54a7-973d-c84ee6da43b3"
+    assert uuid.UUID(run_uuid(RUN_ID)).version == 5
+    assert run_uuid("20261127T050044Z-c1e1f616") != run_uuid(RUN_ID)
+    with pytest.raises(ValueError, match="empty"):
+        run_uuid("")
+
+
+@pytest.mark.parametrize(
+    ("raw_uri", "namespace", "name"),
+    [
+        ("s3://bkt/raw/trades/date=2025-01-15/", "s3://bkt", "raw/trades/date=2025-01-15"),
+        ("s3a://bkt/raw/trades/date=2025-01-15", "s3://bkt", "raw/trades/date=2025-01-15"),
+        ("s3://raw-bucket", "s3://raw-bucket", "/"),
+        ("gs://bucket/raw/x.jsonl", "gs://bucket", "raw/x.jsonl"),
+        ("file:/data/raw/trades/date=2025-01-15", "file", "/data/raw/trades/date=2025-01-15"),
+        ("file:///data/raw/trades", "file", "/data/raw/trades"),
+        ("/data/raw/trades/", "file", "/data/raw/trades"),
+    ],
+)
+def test_raw_dataset_follows_the_openlineage_naming_spec(
+    raw_uri: str, namespace: str, name: str
+) -> None:
+    ref = raw_dataset(raw_uri)
+    assert (ref.namespace, ref.name) == (namespace, name)
+
+
+def test_raw_dataset_resolves_a_relative_path_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ref = raw_dataset("./lake/raw/trades/date=2025-01-15", row_count=7, bytes=70)
+    assert ref.namespace == "file"
+    assert ref.name == str(tmp_path.resolve() / "lake/raw/trades/date=2025-01-15")
+    assert (ref.row_count, ref.bytes) == (7, 70)
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No profile and no TRADELAKE_* variables: settings come from the test alone."""
+    for name in list(os.environ):
+        if name.startswith(("TRADELAKE_", "AWS_")):
+            monkeypatch.delenv(name)
+    empty = tmp_path / "conf"
+    empty.mkdir()
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(empty))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_table_dataset_is_the_warehouse_and_database_dot_table(clean_env: Path) -> None:
+    glue = Settings(
+        catalog_type="glue",
+        warehouse="s3://tradelake-lake/warehouse/",
+        raw_uri="s3://tradelake-raw/raw",
+        aws_region="eu-west-1",
+        database="markets",
+    )
+    ref = table_dataset(glue, "trades", [("trade_id", "string")], row_count=3, bytes=10)
+    assert (ref.namespace, ref.name) == ("s3://tradelake-lake/warehouse", "markets.trades")
+    assert ref.fields == (("trade_id", "string"),)
+    assert (ref.row_count, ref.bytes) == (3, 10)
+
+    # The same warehouse gives the same dataset whichever catalog tracks the table.
+    local = Settings(catalog_type="hadoop", warehouse="./lake/warehouse")
+    expected = (clean_env.resolve() / "lake/warehouse").as_uri()
+    assert table_dataset(local, "daily_volume").namespace == expected
+    assert expected.startswith("file:///")
+    jdbc = Settings(
+        catalog_type="jdbc", catalog_uri="jdbc:sqlite:./c.db", warehouse="lake/warehouse"
+    )
+    assert table_dataset(jdbc, "daily_volume") == table_dataset(local, "daily_volume")
+    assert table_dataset(local, "daily_volume").name == "trading.daily_volume"
+
+    with pytest.raises(ValueError, match="bare table name"):
+        table_dataset(local, "trading.trades")
+
+
+def test_spark_fields_reads_a_struct_type_without_importing_spark() -> None:
+    class DataType:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def simpleString(self) -> str:
+            return self.text
+
+    class Field:
+        def __init__(self, name: str, text: str) -> None:
+            self.name = name
+            self.dataType = DataType(text)
+
+    class Schema:
+        fields = [Field("price", "decimal(18,8)"), Field("reasons", "array<string>")]
+
+    assert spark_fields(Schema()) == (("price", "decimal(18,8)"), ("reasons", "array<string>"))
+
+
+def test_importing_the_module_does_not_import_spark() -> None:
+    code = "import sys, tradelake.lineage; print('pyspark' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stdout.strip()) == (0, "False"), result.stderr
+
+
+def test_dataset_ref_rejects_what_no_facet_can_carry() -> None:
+    with pytest.raises(ValueError, match="count >= 0"):
+        DatasetRef(namespace="file", name="/x", row_count=-1)
+    with pytest.raises(ValueError, match="dataQualityMetrics fields"):
+        DatasetRef(namespace="file", name="/x", quality={"nullCount": 1})
+    with pytest.raises(ValueError, match="namespace and a name"):
+        DatasetRef(namespace="", name="/x")
+
+
+# ---------------------------------------------------------------- the copied schemas
+
+
+def test_copied_schemas_are_valid_draft_2020_12_and_match_the_urls_used() -> None:
+    documents = schema_documents()
+    for document in documents.values():
+        assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        Draft202012Validator.check_schema(document)
+    assert SPEC_URL in documents
+    assert RUN_EVENT_SCHEMA_URL == f"{SPEC_URL}#/$defs/RunEvent"
+    for url in (
+        SCHEMA_FACET_URL,
+        OUTPUT_STATISTICS_FACET_URL,
+        INPUT_QUALITY_FACET_URL,
+        DATASET_QUALITY_FACET_URL,
+        ERROR_MESSAGE_FACET_URL,
+        QUALITY_FACET_URL,
+    ):
+        document_id, _, pointer = url.partition("#")
+        assert pointer.removeprefix("/$defs/") in documents[document_id]["$defs"], url
+    copied = {path.name for path in SCHEMA_DIR.glob("*.json")}
+    assert "OpenLineage.json" in copied
+    assert {"LICENSE", "NOTICE"} <= {path.name for path in SCHEMA_DIR.iterdir()}
+
+
+# ---------------------------------------------------------------- events
+
+
+def test_start_event_is_valid_with_schema_facets() -> None:
+    event = start_event()
+    assert_valid_run_event(event)
+    assert event["eventType"] == "START"
+    assert event["eventTime"] == "2026-11-27T05:00:44.123Z"
+    assert event["producer"] == f"https://github.com/tradelake/tradelake/tree/{__version__}"
+    assert (
+        event["schemaURL"] == "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+    )
+    assert event["run"] == {"runId": "ad6c5e3a-e045-54a7-973d-c84ee6da43b3"}
+    assert event["job"] == {"namespace": "tradelake", "name": "ingest"}
+    [raw] = event["inputs"]
+    assert raw["namespace"] == "s3://tradelake-raw"
+    assert raw["facets"]["schema"] == {
+        "_producer": event["producer"],
+        "_schemaURL": SCHEMA_FACET_URL,
+        "fields": [{"name": "trade_id", "type": "string"}, {"name": "price", "type": "string"}],
+    }
+    assert "inputFacets" not in raw
+    [trades] = event["outputs"]
+    assert trades["name"] == "trading.trades"
+    assert [field["type"] for field in trades["facets"]["schema"]["fields"]] == [
+        "string",
+        "decimal(18,8)",
+        "timestamp",
+    ]
+    assert "outputFacets" not in trades
+
+
+def test_complete_event_is_valid_with_statistics_and_quality() -> None:
+    event = complete_event()
+    assert_valid_run_event(event)
+    [raw] = event["inputs"]
+    assert raw["inputFacets"]["dataQualityMetrics"] == {
+        "_producer": event["producer"],
+        "_schemaURL": INPUT_QUALITY_FACET_URL,
+        "rowCount": 5250,
+        "bytes": 812_345,
+        "fileCount": 6,
+        "columnMetrics": {"price": {"nullCount": 3, "count": 5247}},
+    }
+    trades, rejected = event["outputs"]
+    assert trades["outputFacets"]["outputStatistics"] == {
+        "_producer": event["producer"],
+        "_schemaURL": OUTPUT_STATISTICS_FACET_URL,
+        "rowCount": 5000,
+        "size": 204_800,
+    }
+    metrics = trades["facets"]["dataQualityMetrics"]
+    assert metrics["_schemaURL"] == DATASET_QUALITY_FACET_URL
+    assert metrics["rowCount"] == 5000
+    assert metrics["columnMetrics"]["trade_id"] == {"nullCount": 0, "distinctCount": 5000}
+    assert rejected == {
+        "namespace": "s3://tradelake-lake/warehouse",
+        "name": "trading.trades_rejected",
+        "facets": {
+            "dataQualityMetrics": {
+                "_producer": event["producer"],
+                "_schemaURL": DATASET_QUALITY_FACET_URL,
+                "rowCount": 160,
+                "columnMetrics": {},
+            }
+        },
+        "outputFacets": {
+            "outputStatistics": {
+                "_producer": event["producer"],
+                "_schemaURL": OUTPUT_STATISTICS_FACET_URL,
+                "rowCount": 160,
+            }
+        },
+    }
+    quality = event["run"]["facets"]["tradelake_quality"]
+    assert quality["_schemaURL"] == QUALITY_FACET_URL
+    assert quality["checks"] == [
+        {
+            "check": "reject_ratio",
+            "severity": "error",
+            "passed": True,
+            "observed": 0.030476,
+            "threshold": "<= 0.1",
+        },
+        {"check": "record_count", "severity": "error", "passed": True, "observed": 5000},
+        {
+            "check": "freshness",
+            "severity": "warn",
+            "passed": False,
+            "observed": "2025-01-15T17:59:00+00:00",
+            "threshold": None,
+        },
+        {
+            "check": "reconcile_volume",
+            "severity": "error",
+            "passed": True,
+            "observed": "12345.67890123",
+            "threshold": "12345.67890123",
+        },
+        {"check": "volume_anomaly", "severity": "warn", "passed": True, "observed": "nan"},
+    ]
+    json.dumps(event, allow_nan=False)  # strict JSON: no NaN slipped through
+
+
+def test_fail_event_is_valid_with_an_error_message() -> None:
+    event = fail_event()
+    assert_valid_run_event(event)
+    assert event["eventType"] == "FAIL"
+    assert event["run"]["facets"]["errorMessage"] == {
+        "_producer": event["producer"],
+        "_schemaURL": ERROR_MESSAGE_FACET_URL,
+        "message": "StorageError: s3://tradelake-raw is not reachable",
+        "programmingLanguage": "python",
+        "stackTrace": 'Traceback (most recent call last):\n  File "jobs/ingest.py", line 1',
+    }
+    without_trace = build_event(
+        "FAIL",
+        namespace="tradelake",
+        job_name="daily_volume",
+        run_id=RUN_ID,
+        event_time=STARTED,
+        inputs=[],
+        outputs=[],
+        error_message="boom",
+    )
+    assert_valid_run_event(without_trace)
+    assert "stackTrace" not in without_trace["run"]["facets"]["errorMessage"]
+
+
+def test_event_time_is_converted_to_utc_with_z() -> None:
+    paris = timezone(timedelta(hours=1))
+    event = build_event(
+        "COMPLETE",
+        namespace="tradelake",
+        job_name="ohlcv",
+        run_id=RUN_ID,
+        event_time=datetime(2026, 1, 1, 1, 0, tzinfo=paris),
+        inputs=[],
+        outputs=[],
+    )
+    assert event["eventTime"] == "2026-01-01T00:00:00.000Z"
+    assert event["inputs"] == [] and event["outputs"] == []
+    assert_valid_run_event(event)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event_type": "DONE"}, "START, COMPLETE or FAIL"),
+        ({"event_type": "FAIL"}, "required for FAIL"),
+        ({"error_message": "x"}, "only allowed there"),
+        ({"stack_trace": "x"}, "only allowed on FAIL"),
+        ({"event_time": datetime(2026, 1, 1)}, "timezone-aware"),
+        ({"job_name": ""}, "must not be empty"),
+        ({"quality_checks": [{"check": "x", "passed": True}]}, "severity"),
+    ],
+)
+def test_build_event_refuses_arguments_that_cannot_make_a_valid_event(
+    change: dict[str, Any], message: str
+) -> None:
+    arguments: dict[str, Any] = {
+        "event_type": "COMPLETE",
+        "namespace": "tradelake",
+        "job_name": "ingest",
+        "run_id": RUN_ID,
+        "event_time": STARTED,
+        "inputs": [],
+        "outputs": [],
+    } | change
+    event_type = arguments.pop("event_type")
+    with pytest.raises(ValueError, match=message):
+        build_event(event_type, **arguments)
+
+
+def _mutated(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    event = copy.deepcopy(complete_event())
+    mutate(event)
+    return event
+
+
+def _dataset_facet(event: dict[str, Any], role: str, key: str, facet: str) -> Any:
+    return event[role][0][key][facet]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda e: e.update(eventType="DONE"), "'DONE' is not one of"),
+        (lambda e: e["run"].pop("runId"), "'runId' is a required property"),
+        (lambda e: e["run"].update(runId=RUN_ID), "is not a 'uuid'"),
+        (lambda e: e.update(eventTime="2026-11-27T05:00:44"), "is not a 'date-time'"),
+        (lambda e: e.update(producer="not a uri"), "is not a 'uri'"),
+        (lambda e: e.pop("job"), "'job' is a required property"),
+        (lambda e: e["job"].pop("name"), "'name' is a required property"),
+        (lambda e: e["inputs"][0].pop("namespace"), "'namespace' is a required property"),
+        (
+            lambda e: _dataset_facet(e, "inputs", "facets", "schema").pop("_producer"),
+            "'_producer' is a required property",
+        ),
+        (
+            lambda e: _dataset_facet(e, "inputs", "facets", "schema")["fields"].append({"t": 1}),
+            "'name' is a required property",
+        ),
+        (
+            lambda e: _dataset_facet(e, "outputs", "outputFacets", "outputStatistics").update(
+                rowCount="5000"
+            ),
+            "'5000' is not of type 'integer'",
+        ),
+        (
+            lambda e: _dataset_facet(e, "inputs", "inputFacets", "dataQualityMetrics").pop(
+                "columnMetrics"
+            ),
+            "'columnMetrics' is a required property",
+        ),
+        (
+            # An input facet in the output slot: structurally a BaseFacet, still wrong.
+            lambda e: e["outputs"][0]["outputFacets"].update(
+                dataQualityMetrics=_dataset_facet(e, "inputs", "inputFacets", "dataQualityMetrics")
+            ),
+            "cannot go in outputs[0].outputFacets",
+        ),
+        (
+            lambda e: e["run"]["facets"].update(
+                errorMessage={
+                    "_producer": e["producer"],
+                    "_schemaURL": ERROR_MESSAGE_FACET_URL,
+                    "message": "x",
+                }
+            ),
+            "'programmingLanguage' is a required property",
+        ),
+        (
+            lambda e: _dataset_facet(e, "inputs", "facets", "schema").update(
+                _schemaURL="https://openlineage.io/spec/facets/9-9-9/SchemaDatasetFacet.json"
+                "#/$defs/SchemaDatasetFacet"
+            ),
+            "is not a known facet schema",
+        ),
+        (
+            lambda e: e["inputs"][0]["facets"].update(
+                columns=_dataset_facet(e, "inputs", "facets", "schema")
+            ),
+            "not 'columns'",
+        ),
+        (
+            lambda e: e["run"]["facets"]["tradelake_quality"]["checks"][0].pop("passed"),
+            "'passed' is a required property",
+        ),
+        (lambda e: e.update(schemaURL=SPEC_URL), "schemaURL"),
+    ],
+)
+def test_broken_events_fail_validation(
+    mutate: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    event = _mutated(mutate)
+    with pytest.raises(AssertionError, match="invalid OpenLineage RunEvent") as failure:
+        assert_valid_run_event(event)
+    assert problem in str(failure.value)
+
+
+# ---------------------------------------------------------------- transports
+
+
+def _settings(**values: Any) -> LineageSettings:
+    return LineageSettings(**values)
+
+
+@pytest.fixture
+def lineage_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.LogCaptureFixture]:
+    """Records of tradelake.lineage, once each, whether or not ``tradelake`` propagates."""
+    logger = logging.getLogger("tradelake.lineage")
+    monkeypatch.setattr(logger, "propagate", False)
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def test_file_transport_appends_one_json_line_per_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    emitter = LineageEmitter(_settings(transport="file", file_path="lake/lineage/events.jsonl"))
+    monkeypatch.chdir("/")  # resolved when the emitter was built, not at each emit
+    target = tmp_path / "lake" / "lineage" / "events.jsonl"
+    assert emitter.target == str(target.resolve())
+    assert emitter.emit(start_event()) is True
+    assert emitter.emit(complete_event()) is True
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert [json.loads(line)["eventType"] for line in lines] == ["START", "COMPLETE"]
+    for line in lines:
+        assert_valid_run_event(json.loads(line))
+
+    again = LineageEmitter(_settings(transport="file", file_path=str(target)))
+    assert again.emit(fail_event()) is True
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_file_transport_failure_is_a_warning_not_an_error(
+    tmp_path: Path, lineage_log: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    emitter = LineageEmitter(_settings(transport="file", file_path=str(blocker / "events.jsonl")))
+    assert emitter.emit(start_event()) is False
+    [record] = [r for r in lineage_log.records if r.name == "tradelake.lineage"]
+    assert record.levelno == logging.WARNING
+
+
+def test_console_transport_writes_one_line_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    emitter = LineageEmitter(_settings(transport="console"))
+    assert emitter.target is None
+    assert emitter.emit(start_event()) is True
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == start_event()
+
+
+def test_none_transport_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert LineageEmitter(_settings(transport="none")).emit(start_event()) is False
+    assert list(tmp_path.iterdir()) == []
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("url", [None, "", "marquez:5000", "ftp://marquez"])
+def test_http_transport_needs_an_http_url(url: str | None) -> None:
+    with pytest.raises(ConfigError, match="TRADELAKE_LINEAGE__URL"):
+        LineageEmitter(_settings(transport="http", url=url))
+
+
+class _Receiver:
+    """A tiny OpenLineage endpoint: answers each POST with the next status, records it."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((self.path, dict(self.headers.items()), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 201
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[int]], _Receiver]]:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    started: list[_Receiver] = []
+
+    def start(statuses: list[int]) -> _Receiver:
+        server = _Receiver(statuses)
+        server.thread.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.server.shutdown()
+        server.server.server_close()
+        server.thread.join(timeout=5)
+
+
+def test_http_transport_posts_the_event_as_json(
+    receiver: Callable[[list[int]], _Receiver],
+) -> None:
+    server = receiver([201])
+    sleeps: list[float] = []
+    emitter = LineageEmitter(
+        _settings(transport="http", url=server.url + "/", timeout_seconds=2), sleep=sleeps.append
+    )
+    assert emitter.target == f"{server.url}/api/v1/lineage"
+    assert emitter.emit(complete_event()) is True
+    [(path, headers, body)] = server.requests
+    assert path == "/api/v1/lineage"
+    assert headers["Content-Type"] == "application/json"
+    received = json.loads(body.decode("utf-8"))
+    assert received == json.loads(json.dumps(complete_event()))
+    assert_valid_run_event(received)
+    assert sleeps == []
+
+
+def test_http_transport_retries_a_busy_endpoint_then_delivers(
+    receiver: Callable[[list[int]], _Receiver],
+) -> None:
+    server = receiver([503, 500])
+    sleeps: list[float] = []
+    emitter = LineageEmitter(
+        _settings(transport="http", url=server.url, endpoint="custom/lineage", max_attempts=3),
+        sleep=sleeps.append,
+    )
+    assert emitter.emit(start_event()) is True
+    assert [path for path, _, _ in server.requests] == ["/custom/lineage"] * 3
+    assert sleeps == [0.5, 1.0]
+
+
+def test_http_transport_does_not_retry_a_rejected_event(
+    receiver: Callable[[list[int]], _Receiver], lineage_log: pytest.LogCaptureFixture
+) -> None:
+    server = receiver([400])
+    sleeps: list[float] = []
+    emitter = LineageEmitter(
+        _settings(transport="http", url=server.url, max_attempts=5), sleep=sleeps.append
+    )
+    assert emitter.emit(start_event()) is False
+    assert len(server.requests) == 1
+    assert sleeps == []
+    [record] = [r for r in lineage_log.records if r.levelno == logging.WARNING]
+    assert record.__dict__["error"].startswith("HTTP 400")
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("max_attempts", [1, 4])
+def test_unreachable_endpoint_gives_up_after_max_attempts_with_a_warning(
+    max_attempts: int, lineage_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    attempts: list[str] = []
+
+    def counting_opener(request: urllib.request.Request, /, *, timeout: float) -> Any:
+        attempts.append(request.full_url)
+        return urllib.request.urlopen(request, timeout=timeout)
+
+    sleeps: list[float] = []
+    url = f"http://127.0.0.1:{_closed_port()}"
+    emitter = LineageEmitter(
+        _settings(transport="http", url=url, max_attempts=max_attempts, timeout_seconds=1),
+        opener=counting_opener,
+        sleep=sleeps.append,
+    )
+    assert emitter.emit(fail_event()) is False
+    assert attempts == [f"{url}/api/v1/lineage"] * max_attempts
+    assert sleeps == [0.5, 1.0, 2.0][: max_attempts - 1]
+    warnings = [r for r in lineage_log.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].name == "tradelake.lineage"
+    assert warnings[0].__dict__["attempts"] == max_attempts
+    assert "URLError" in warnings[0].__dict__["error"]
+
+
+def test_backoff_is_capped(lineage_log: pytest.LogCaptureFixture) -> None:
+    def refused(request: Any, /, *, timeout: float) -> Any:
+        raise ConnectionRefusedError("refused")
+
+    sleeps: list[float] = []
+    emitter = LineageEmitter(
+        _settings(transport="http", url="http://lineage.invalid", max_attempts=10),
+        opener=refused,
+        sleep=sleeps.append,
+    )
+    assert emitter.emit(start_event()) is False
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+
+
+def test_events_serialize_dates_in_quality_checks() -> None:
+    event = build_event(
+        "COMPLETE",
+        namespace="tradelake",
+        job_name="compact",
+        run_id=RUN_ID,
+        event_time=STARTED,
+        inputs=[],
+        outputs=[],
+        quality_checks=[
+            {"check": "retention", "severity": "warn", "passed": True, "observed": date(2025, 1, 1)}
+        ],
+    )
+    assert event["run"]["facets"]["tradelake_quality"]["checks"][0]["observed"] == "2025-01-01"
+    assert_valid_run_event(event)
+
+
+def test_the_custom_quality_facet_schema_is_published_in_the_repo() -> None:
+    import json as _json
+
+    from tests.conftest import REPO
+    from tradelake.lineage import QUALITY_FACET_SCHEMA
+
+    published = REPO / "spec" / "facets" / "TradelakeQualityRunFacet.json"
+    assert _json.loads(published.read_text()) == QUALITY_FACET_SCHEMA
