@@ -103,6 +103,8 @@ def load_job(name: str) -> ModuleType:
 class JobRun:
     exit_code: int
     summary: dict[str, Any]
+    # Everything the run printed (every summary line of a backfill, for instance).
+    output: str = ""
 
 
 @pytest.fixture
@@ -112,8 +114,9 @@ def run_job(spark: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., Job
     def run(name: str, *argv: str) -> JobRun:
         capsys.readouterr()
         exit_code = load_job(name).main(list(argv))
-        lines = capsys.readouterr().out.strip().splitlines()
-        return JobRun(exit_code, json.loads(lines[-1]))
+        output = capsys.readouterr().out
+        lines = output.strip().splitlines()
+        return JobRun(exit_code, json.loads(lines[-1]), output)
 
     return run
 

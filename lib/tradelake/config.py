@@ -154,6 +154,15 @@ class GlueJobSettings(BaseModel):
     tags: dict[str, str] = Field(default_factory=lambda: {"app": "tradelake"})
 
 
+class BackfillSettings(BaseModel):
+    """Bounds of ``jobs/backfill.py``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_days: int = Field(default=366, ge=1)
+    max_concurrency: int = Field(default=4, ge=1)
+
+
 class LineageSettings(BaseModel):
     """Where OpenLineage run events go."""
 
@@ -227,6 +236,7 @@ class Settings(BaseSettings):
     athena: AthenaSettings = Field(default_factory=AthenaSettings)
     glue_jobs: GlueJobSettings = Field(default_factory=GlueJobSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
 
     @classmethod
     def settings_customise_sources(

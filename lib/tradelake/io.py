@@ -8,6 +8,8 @@ through a double) and the raw line is kept for the dead-letter table.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections import defaultdict
@@ -48,6 +50,7 @@ class RawFile:
     path: str
     size: int
     kind: str  # "json", "csv", "parquet" or "unsupported"
+    modified_ms: int = 0
 
 
 @dataclass
@@ -60,6 +63,17 @@ class RawListing:
 
     def of_kind(self, kind: str) -> list[RawFile]:
         return [raw for raw in self.files if raw.kind == kind]
+
+    def fingerprint(self) -> str:
+        """SHA-256 over every file's name, size and modification time (empty ones too).
+
+        The same landing folder gives the same fingerprint, so a resumed backfill can
+        skip a day already published from exactly this input.
+        """
+        entries = [(f.path, f.size, f.modified_ms) for f in self.files]
+        entries += [(path, 0, 0) for path in self.empty]
+        digest = hashlib.sha256(json.dumps(sorted(entries)).encode("utf-8"))
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,14 @@ def list_day(spark: SparkSession, day_uri: str) -> RawListing:
         elif status.getLen() == 0:
             listing.empty.append(uri)
         else:
-            listing.files.append(RawFile(uri, int(status.getLen()), file_kind(name)))
+            listing.files.append(
+                RawFile(
+                    uri,
+                    int(status.getLen()),
+                    file_kind(name),
+                    int(status.getModificationTime()),
+                )
+            )
     return listing
 
 

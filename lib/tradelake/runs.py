@@ -41,18 +41,32 @@ def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[
     ).append()
 
 
-def ingest_published(spark: SparkSession, settings: Settings, day: date) -> bool:
-    """True once an ingest run has published ``trades`` for ``day`` (even zero rows)."""
+def latest_published_run(
+    spark: SparkSession, settings: Settings, job: str, day: date
+) -> dict[str, Any] | None:
+    """The latest run of ``job`` that published ``day``: its run_id and summary, or None."""
     table = settings.table(JOB_RUNS.name)
     if not spark.catalog.tableExists(table):
-        return False
-    published = (
+        return None
+    row = (
         spark.table(table)
-        .where((F.col("job") == "ingest") & (F.col("run_date") == F.lit(day)) & F.col("published"))
-        .limit(1)
-        .count()
+        .where((F.col("job") == job) & (F.col("run_date") == F.lit(day)) & F.col("published"))
+        .orderBy(F.col("started_at").desc())
+        .select("run_id", "summary")
+        .first()
     )
-    return published > 0
+    if row is None:
+        return None
+    return {"run_id": row["run_id"], "summary": json.loads(row["summary"])}
+
+
+def ingest_published(spark: SparkSession, settings: Settings, day: date) -> str | None:
+    """The run_id of the ingest run whose ``trades`` for ``day`` readers see, or None.
+
+    None means no ingest has published the day yet (even zero rows count as published).
+    """
+    latest = latest_published_run(spark, settings, "ingest", day)
+    return None if latest is None else str(latest["run_id"])
 
 
 def loaded_baseline(spark: SparkSession, settings: Settings, day: date, days: int) -> list[int]:

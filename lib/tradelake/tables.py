@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -109,16 +112,38 @@ TRADES_REJECTED = TableSpec(
 )
 
 
+def _create_racing(spark: SparkSession, statement: str, exists: Callable[[], Any]) -> bool:
+    """Run a CREATE … IF NOT EXISTS that a concurrent run may win; True if this one created.
+
+    "IF NOT EXISTS" checks then creates, so two runs starting at once (a backfill, two
+    schedules) can both try; the loser sees a catalog error while the object now exists.
+    """
+    try:
+        spark.sql(statement)
+    except Exception:
+        if exists():
+            return False
+        raise
+    return True
+
+
 def ensure_tables(spark: SparkSession, settings: Settings, *specs: TableSpec) -> None:
-    """Create the namespace and any missing table; existing tables are left as they are."""
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS lake.{settings.database}")
+    """Create the namespace and any missing table; existing tables gain new columns only."""
+    namespace = f"lake.{settings.database}"
+    _create_racing(
+        spark,
+        f"CREATE NAMESPACE IF NOT EXISTS {namespace}",
+        lambda: bool(spark.catalog.databaseExists(namespace)),
+    )
     for spec in specs:
         table = settings.table(spec.name)
         if spark.catalog.tableExists(table):
             _add_missing_columns(spark, table, spec)
             continue
-        spark.sql(spec.create_statement(settings))
-        if spec.sort_order:
+        created = _create_racing(
+            spark, spec.create_statement(settings), partial(spark.catalog.tableExists, table)
+        )
+        if created and spec.sort_order:
             # LOCALLY keeps the hash distribution by partition: one sorted file per
             # partition and task, instead of a range shuffle across partitions.
             spark.sql(f"ALTER TABLE {table} WRITE LOCALLY ORDERED BY {', '.join(spec.sort_order)}")

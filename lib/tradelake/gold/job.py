@@ -51,11 +51,14 @@ def run_gold(
     """
     summary, day = run.summary, run.day
     summary["output_table"] = spec.name
-    if not ingest_published(spark, settings, day):
+    ingest_run = ingest_published(spark, settings, day)
+    if ingest_run is None:
         raise NoInputError(
             f"trades for {day} have not been published by an ingest run yet; run "
             f"jobs/ingest.py --date {day} first (a scheduled run retries later)"
         )
+    # The day's trades are exactly what that ingest run published: the gold input.
+    summary["input_fingerprint"] = ingest_run
     ensure_tables(spark, settings, spec)
     summary["trades_partition_files"] = partition_files(spark, settings, run)
     trades_day = read_trades_day(spark, settings, run).persist(StorageLevel.MEMORY_AND_DISK)

@@ -85,17 +85,23 @@ def unreadable_rejects(
     return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
 
 
-def write_partition(frame: DataFrame, table: str, column: str, day: date, run_id: str) -> int:
+def write_partition(
+    frame: DataFrame,
+    table: str,
+    column: str,
+    day: date,
+    run_id: str,
+    properties: dict[str, str] | None = None,
+) -> int:
     """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
 
     Works when ``frame`` is empty or smaller than what was there: the whole partition is
     replaced, so a trade removed upstream disappears on rerun. Returns the snapshot id.
     """
-    (
-        frame.writeTo(table)
-        .option("snapshot-property.tradelake.run-id", run_id)
-        .overwrite(F.col(column) == F.lit(day))
-    )
+    writer = frame.writeTo(table).option("snapshot-property.tradelake.run-id", run_id)
+    for key, value in (properties or {}).items():
+        writer = writer.option(f"snapshot-property.tradelake.{key}", value)
+    writer.overwrite(F.col(column) == F.lit(day))
     snapshot = current_snapshot_id(frame.sparkSession, table)
     assert snapshot is not None  # the overwrite above just committed one
     return snapshot
@@ -106,6 +112,7 @@ def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
     day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
     summary["output_table"] = TRADES.name
     listing = io.list_day(spark, day_uri(settings, day))
+    summary["input_fingerprint"] = listing.fingerprint()
     summary["files"] = {
         "read": len(listing.files),
         "empty": len(listing.empty),
@@ -190,6 +197,11 @@ def _publish(
         )
     trades = to_trades(batch.classified, day, run_id, started_at, pii_key)
     snapshots["trades"] = write_partition(
-        trades, settings.table(TRADES.name), "trade_date", day, run_id
+        trades,
+        settings.table(TRADES.name),
+        "trade_date",
+        day,
+        run_id,
+        {"input-fingerprint": summary["input_fingerprint"]},
     )
     summary["published"] = True
