@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars demo test lint format clean
+.PHONY: setup jars demo test lint format clean image-context render
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ lint: setup
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The image's contents without Docker: what the Dockerfile's build stage makes.
+image-context: setup
+	PYTHON=$(PY) docker/build.sh build/image --venv build/image/venv
+
+# A rendered Kubernetes overlay, with the pinned kustomize: make render OVERLAY=prod
+OVERLAY ?= dev
+render:
+	scripts/kustomize.sh build k8s/overlays/$(OVERLAY)
 
 clean:
 	rm -rf lake build .pytest_cache .mypy_cache .ruff_cache
