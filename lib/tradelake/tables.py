@@ -104,8 +104,13 @@ TRADES = TableSpec(
 TRADES_REJECTED = TableSpec(
     name="trades_rejected",
     columns=(
-        "ingest_date DATE NOT NULL, run_id STRING NOT NULL, source_file STRING NOT NULL, "
-        "record STRING, reasons ARRAY<STRING> NOT NULL, rejected_at TIMESTAMP NOT NULL"
+        "ingest_date DATE NOT NULL COMMENT 'classification: public; partition', "
+        "run_id STRING NOT NULL COMMENT 'classification: internal', "
+        "source_file STRING NOT NULL COMMENT 'classification: internal', "
+        "record STRING COMMENT 'classification: pii; the raw record verbatim, may hold "
+        "personal data in clear: kept only for the table retention', "
+        "reasons ARRAY<STRING> NOT NULL COMMENT 'classification: public; reason codes', "
+        "rejected_at TIMESTAMP NOT NULL COMMENT 'classification: internal'"
     ),
     partition_column="ingest_date",
     comment="Dead letters of the ingest job: raw record and every rule it broke",

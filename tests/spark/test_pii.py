@@ -100,6 +100,11 @@ def test_pii_is_masked_in_trades_and_kept_raw_only_in_the_dead_letters(
     }
     assert docs["account_id"].startswith("classification: pii")
     assert docs["price"] == "classification: public"
+    dead_letters = {
+        row.col_name: row.comment
+        for row in spark.sql(f"DESCRIBE TABLE {lake_env.table('trades_rejected')}").collect()
+    }
+    assert dead_letters["record"].startswith("classification: pii")
 
 
 def test_pii_without_a_key_is_refused_before_anything_is_written(
