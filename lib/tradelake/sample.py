@@ -33,6 +33,8 @@ _DRIFT_COLUMNS = (
     "venue_fee",
 )
 _FORMAT_CYCLE = ("jsonl", "csv", "jsonl.gz", "parquet")
+# --format: every file in one format, or "mixed" (the cycle above).
+FILE_FORMATS = ("mixed", *_FORMAT_CYCLE)
 _JSON = frozenset({"jsonl", "jsonl.gz"})
 _TEXT = _JSON | {"csv"}
 _ANY = _TEXT | {"parquet"}
@@ -336,6 +338,7 @@ def generate_day(
     dupe_ratio: float = 0.02,
     *,
     overwrite: bool = False,
+    file_format: str = "mixed",
 ) -> dict[str, Any]:
     """Write one messy day of raw trade files and describe them.
 
@@ -349,6 +352,8 @@ def generate_day(
         bad_ratio: Bad records written, as a fraction of ``trades``.
         dupe_ratio: Duplicate and conflicting records written, as a fraction of ``trades``.
         overwrite: Delete the files already in the date folder instead of refusing.
+        file_format: ``mixed`` (the cycle above) or one of jsonl, csv, jsonl.gz, parquet
+            for every file; bad kinds a format cannot carry are then not written.
 
     Returns:
         Description with keys ``date``, ``files`` (``path`` relative to ``out_root``,
@@ -361,13 +366,16 @@ def generate_day(
     """
     if min(trades, symbols, files) < 1 or not (0 <= bad_ratio <= 1 and 0 <= dupe_ratio <= 1):
         raise ValueError("trades, symbols and files must be >= 1; ratios within [0, 1]")
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file_format {file_format!r} is not one of {FILE_FORMATS}")
     folder = out_root / "trades" / f"date={day.isoformat()}"
     _prepare_dir(folder, overwrite)
     rng = random.Random(seed)
     n_bad, n_dupes = round(trades * bad_ratio), round(trades * dupe_ratio)
     n_conflicts = min(n_dupes // 2, max(1, n_dupes // 10))
     base = _make_trades(rng, day, _pick_symbols(rng, symbols), trades + n_bad)
-    formats = [_FORMAT_CYCLE[i % len(_FORMAT_CYCLE)] for i in range(files)]
+    cycle = _FORMAT_CYCLE if file_format == "mixed" else (file_format,)
+    formats = [cycle[i % len(cycle)] for i in range(files)]
     csv_files = [i for i, f in enumerate(formats) if f == "csv"]
     drift_csv = csv_files[-1] if len(csv_files) > 1 else None
     kinds = [k for k, allowed in BAD_KINDS.items() if allowed & set(formats)]
@@ -463,6 +471,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad-ratio", type=float, default=0.03)
     parser.add_argument("--dupe-ratio", type=float, default=0.02)
     parser.add_argument(
+        "--format",
+        dest="file_format",
+        choices=FILE_FORMATS,
+        default="mixed",
+        help="file format of every data file (default: mixed)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="delete the files already in the date folder"
     )
     args = parser.parse_args(argv)
@@ -477,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             args.bad_ratio,
             args.dupe_ratio,
             overwrite=args.overwrite,
+            file_format=args.file_format,
         )
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

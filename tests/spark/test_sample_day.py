@@ -65,3 +65,30 @@ def test_generated_day_is_accounted_for_record_by_record(
         (r.symbol, r.traded_at) for r in trades.select("symbol", "traded_at").collect()
     ]
     assert in_file_order == sorted(in_file_order)
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv", "jsonl.gz"])
+def test_single_format_days_are_accounted_for(
+    lake_env: Any, run_job: Any, file_format: str
+) -> None:
+    described = generate_day(
+        Path(lake_env.raw_root),
+        date(2025, 1, 15),
+        trades=400,
+        files=3,
+        seed=3,
+        file_format=file_format,
+    )
+    assert {f["format"] for f in described["files"]} == {file_format, "empty", "marker"}
+    expected: dict[str, int] = {"duplicate_conflict": described["conflicting_versions"]}
+    for kind, count in described["bad_by_kind"].items():
+        if count:
+            expected[REASON_OF_KIND[kind]] = expected.get(REASON_OF_KIND[kind], 0) + count
+
+    run = run_job("ingest", "--date", "2025-01-15")
+
+    assert run.exit_code == 0, run.summary
+    assert run.summary["records_read"] == described["records_written"]
+    assert run.summary["loaded"] == described["clean_trades"] == 400
+    assert run.summary["duplicates_dropped"] == described["exact_duplicates"]
+    assert run.summary["rejected_by_reason"] == expected
