@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars demo test lint format clean image-context render
+.PHONY: setup jars demo test test-athena lint format clean image-context render
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto.
+test-athena: setup
+	scripts/trino.sh install
+	$(PY) -m pytest tests/athena -m athena
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,331 @@
+"""The Athena tier: Athena's own engine (Trino) over the Glue catalog and S3 of moto.
+
+A pinned Trino server (``scripts/trino.sh``: core server + Iceberg plugin from Maven
+Central) runs on 127.0.0.1 with its Iceberg connector on the moto server's Glue and S3,
+as Athena engine v3 reads the tables Spark wrote through Glue. The Spark jobs run as in
+production, through ./spark-submit.sh with only environment variables changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, FakeAws, _free_port
+
+DATABASE = "athena_e2e"
+RAW_BUCKET = "tradelake-athena-raw"
+LAKE_BUCKET = "tradelake-athena-lake"
+DAYS = ("2025-01-15", "2025-01-16")
+TRINO_VERSION = "476"
+JAVA_HOME = os.environ.get("TRINO_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")
+
+CSV_HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange"
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One valid input trade, as written to the raw CSV (the expected values' source)."""
+
+    trade_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    timestamp: str
+    exchange: str
+
+    @property
+    def day(self) -> str:
+        return self.timestamp[:10]
+
+    def csv(self) -> str:
+        return ",".join(
+            [self.trade_id, self.symbol, self.side, str(self.price), str(self.quantity)]
+            + [self.timestamp, self.exchange]
+        )
+
+
+def _trade(line: str) -> Trade:
+    trade_id, symbol, side, price, quantity, timestamp, exchange = line.split(",")
+    return Trade(trade_id, symbol, side, Decimal(price), Decimal(quantity), timestamp, exchange)
+
+
+# Two days, three symbols. T4 sits exactly on a minute boundary, T6/T7 on either side of
+# an hour boundary, U4 has a fractional second.
+TRADES = [
+    _trade(line)
+    for line in (
+        "T1,AAPL,buy,100.00,10,2025-01-15T14:30:05Z,NASDAQ",
+        "T2,AAPL,sell,101.50,5,2025-01-15T14:30:40Z,NASDAQ",
+        "T3,AAPL,buy,99.75,20,2025-01-15T14:31:10Z,NASDAQ",
+        "T4,MSFT,buy,400.00,2,2025-01-15T14:30:00Z,NASDAQ",
+        "T5,MSFT,sell,401.25,4,2025-01-15T15:00:00Z,NASDAQ",
+        "T6,TSLA,buy,250.10,1.5,2025-01-15T15:59:59Z,NASDAQ",
+        "T7,TSLA,sell,249.90,0.5,2025-01-15T16:00:00Z,NASDAQ",
+        "T8,AAPL,sell,102.00,1,2025-01-15T15:05:00Z,NASDAQ",
+        "U1,AAPL,buy,103.00,3,2025-01-16T09:00:00Z,NYSE",
+        "U2,AAPL,buy,104.00,7,2025-01-16T09:00:30Z,NYSE",
+        "U3,MSFT,sell,402.00,10,2025-01-16T10:15:00Z,NYSE",
+        "U4,MSFT,buy,403.50,2,2025-01-16T10:15:59.5Z,NYSE",
+        "U5,AAPL,sell,105.00,1,2025-01-16T10:00:00Z,NYSE",
+    )
+]
+
+# Rows the contract rejects, per day, with the reason codes each must get.
+REJECTED = {
+    "2025-01-15": [
+        ("X1,AAPL,buy,abc,5,2025-01-15T10:00:00Z,NASDAQ", ["price_not_numeric"]),
+        ("X2,,buy,10,5,2025-01-15T10:00:00Z,NASDAQ", ["symbol_missing"]),
+        (
+            "X3,AAPL,hold,10,-1,2025-01-15T10:00:00Z,NASDAQ",
+            ["side_invalid", "quantity_out_of_range"],
+        ),
+    ],
+    "2025-01-16": [
+        ("X4,MSFT,buy,10.123456789,1,2025-01-16T10:00:00Z,NYSE", ["price_too_precise"]),
+        ("X5,MSFT,buy,10,1,2025-01-15T10:00:00Z,NYSE", ["timestamp_outside_partition"]),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class AthenaLake:
+    """The fake AWS after ingest, daily_volume and ohlcv (1m) ran for both days."""
+
+    aws: FakeAws
+    started_at: float
+    finished_at: float
+
+
+@dataclass(frozen=True)
+class TrinoServer:
+    """A running Trino coordinator whose ``iceberg`` catalog is the moto Glue catalog."""
+
+    host: str
+    port: int
+    log: Path
+    process: Any
+
+    def connect(self) -> Any:
+        import trino
+
+        return trino.dbapi.connect(
+            host=self.host,
+            port=self.port,
+            user="tradelake-tests",
+            catalog="iceberg",
+            schema=DATABASE,
+            # Literals such as TIMESTAMP '2025-01-15 14:30:00' are read in the session
+            # zone; Athena's is UTC.
+            timezone="UTC",
+        )
+
+
+def _aws_env(fake: FakeAws) -> dict[str, str]:
+    """Only environment variables differ from a local run (see README, fake AWS)."""
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TRADELAKE_") and k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+        },
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": fake.region,
+        "AWS_DEFAULT_REGION": fake.region,
+        "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
+        "SPARK_MASTER": "local[2]",
+        "SPARK_DRIVER_MEMORY": "1g",
+        "TRADELAKE_ENV": "aws",
+        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
+        "TRADELAKE_RAW_URI": f"s3://{RAW_BUCKET}/raw",
+        "TRADELAKE_WAREHOUSE": f"s3://{LAKE_BUCKET}/warehouse",
+        "TRADELAKE_DATABASE": DATABASE,
+        "TRADELAKE_S3_ENDPOINT": fake.endpoint,
+        "TRADELAKE_GLUE_ENDPOINT": fake.endpoint,
+        # A handful of rows with rejects on purpose: far above the production gate.
+        "TRADELAKE_QUALITY__MAX_REJECT_RATIO": "0.5",
+    }
+
+
+def _submit(fake: FakeAws, job: str, *argv: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [str(REPO / "spark-submit.sh"), f"jobs/{job}.py", *argv],
+        cwd=REPO,
+        env=_aws_env(fake),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    summaries = []
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict) and "status" in parsed:
+                summaries.append(parsed)
+    assert done.returncode == 0 and summaries, (
+        f"{job} {argv} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
+    )
+    return summaries
+
+
+@pytest.fixture(scope="session")
+def trino_process(
+    fake_aws: FakeAws, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[TrinoServer]:
+    """Trino started (not yet ready) as a subprocess, so it boots while Spark runs."""
+    root = tmp_path_factory.mktemp("trino")
+    etc, data = root / "etc", root / "data"
+    (etc / "catalog").mkdir(parents=True)
+    data.mkdir()
+    port = _free_port()
+    (etc / "node.properties").write_text(
+        f"node.environment=test\nnode.id=tradelake-tests\nnode.data-dir={data}\n"
+        "node.internal-address=127.0.0.1\n"
+    )
+    # Trino's recommended JVM flags, with a small heap.
+    (etc / "jvm.config").write_text(
+        "\n".join(
+            [
+                "-server",
+                "-Xmx1500M",
+                "-XX:+UseG1GC",
+                "-XX:G1HeapRegionSize=32M",
+                "-XX:+ExplicitGCInvokesConcurrent",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-XX:-OmitStackTraceInFastThrow",
+                "-XX:ReservedCodeCacheSize=256M",
+                "-XX:PerMethodRecompilationCutoff=10000",
+                "-XX:PerBytecodeRecompilationCutoff=10000",
+                "-XX:+EnableDynamicAgentLoading",
+                "--enable-native-access=ALL-UNNAMED",
+                "-Djdk.attach.allowAttachSelf=true",
+                "-Djdk.nio.maxCachedBufferSize=2000000",
+                "-Dfile.encoding=UTF-8",
+                "-Duser.timezone=UTC",
+                "",
+            ]
+        )
+    )
+    (etc / "config.properties").write_text(
+        "\n".join(
+            [
+                "coordinator=true",
+                "node-scheduler.include-coordinator=true",
+                f"http-server.http.port={port}",
+                f"discovery.uri=http://127.0.0.1:{port}",
+                "query.max-memory=512MB",
+                "query.max-memory-per-node=512MB",
+                "",
+            ]
+        )
+    )
+    (etc / "log.properties").write_text("io.trino=INFO\n")
+    (etc / "catalog" / "iceberg.properties").write_text(
+        "\n".join(
+            [
+                "connector.name=iceberg",
+                "iceberg.catalog.type=glue",
+                f"hive.metastore.glue.region={fake_aws.region}",
+                f"hive.metastore.glue.endpoint-url={fake_aws.endpoint}",
+                "hive.metastore.glue.aws-access-key=testing",
+                "hive.metastore.glue.aws-secret-key=testing",
+                "fs.native-s3.enabled=true",
+                f"s3.endpoint={fake_aws.endpoint}",
+                f"s3.region={fake_aws.region}",
+                "s3.path-style-access=true",
+                "s3.aws-access-key=testing",
+                "s3.aws-secret-key=testing",
+                "",
+            ]
+        )
+    )
+    log = root / "server.log"
+    env = {**os.environ, "TRINO_JAVA_HOME": JAVA_HOME, "PYTHON": sys.executable}
+    subprocess.run([str(REPO / "scripts" / "trino.sh"), "install"], env=env, check=True)
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(REPO / "scripts" / "trino.sh"), "run", str(etc), str(data)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield TrinoServer("127.0.0.1", port, log, server)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+        if request.session.testsfailed:
+            sys.stderr.write(f"\n--- Trino log ({log}), last 200 lines ---\n")
+            sys.stderr.write("\n".join(log.read_text(errors="replace").splitlines()[-200:]))
+
+
+@pytest.fixture(scope="session")
+def athena_lake(fake_aws: FakeAws, tmp_path_factory: pytest.TempPathFactory) -> AthenaLake:
+    """Raw CSVs on S3, then ingest, daily_volume and ohlcv --interval 1m for both days."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=fake_aws.endpoint,
+        region_name=fake_aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for bucket in (RAW_BUCKET, LAKE_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    for day in DAYS:
+        lines = [CSV_HEADER]
+        lines += [trade.csv() for trade in TRADES if trade.day == day]
+        lines += [line for line, _ in REJECTED[day]]
+        s3.put_object(
+            Bucket=RAW_BUCKET,
+            Key=f"raw/trades/date={day}/trades.csv",
+            Body=("\n".join(lines) + "\n").encode(),
+        )
+    started = time.time()
+    # One Spark application per job (backfill runs each date's own job main in order).
+    range_args = ("--start", DAYS[0], "--end", DAYS[-1], "--concurrency", "1")
+    for job, extra in (("ingest", ()), ("daily_volume", ()), ("ohlcv", ("--", "--interval", "1m"))):
+        summaries = _submit(fake_aws, "backfill", job, *range_args, *extra)
+        per_date = [s for s in summaries if s.get("job") == job]
+        assert [s["status"] for s in per_date] == ["ok", "ok"], summaries
+    return AthenaLake(fake_aws, started, time.time())
+
+
+@pytest.fixture(scope="session")
+def trino_server(trino_process: TrinoServer, athena_lake: AthenaLake) -> TrinoServer:
+    """The server once ``/v1/info`` says it has started (the lake is built by then)."""
+    deadline = time.monotonic() + 180
+    url = f"http://{trino_process.host}:{trino_process.port}/v1/info"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if not json.loads(response.read())["starting"]:
+                    return trino_process
+        except OSError:
+            pass
+        if trino_process.process.poll() is not None or time.monotonic() > deadline:
+            tail = "\n".join(trino_process.log.read_text(errors="replace").splitlines()[-80:])
+            raise RuntimeError(f"Trino {TRINO_VERSION} did not start on {url}:\n{tail}")
+        time.sleep(0.5)
