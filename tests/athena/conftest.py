@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, FakeAws, _free_port
+from tests.submit import fake_aws_settings, spark_submit, submit_env, summaries
 
 DATABASE = "athena_e2e"
 RAW_BUCKET = "tradelake-athena-raw"
@@ -135,54 +136,28 @@ class TrinoServer:
 
 def _aws_env(fake: FakeAws) -> dict[str, str]:
     """Only environment variables differ from a local run (see README, fake AWS)."""
-    return {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("TRADELAKE_") and k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")
-        },
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": fake.region,
-        "AWS_DEFAULT_REGION": fake.region,
-        "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
-        "SPARK_MASTER": "local[2]",
-        "SPARK_DRIVER_MEMORY": "1g",
-        "TRADELAKE_ENV": "aws",
-        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
-        "TRADELAKE_RAW_URI": f"s3://{RAW_BUCKET}/raw",
-        "TRADELAKE_WAREHOUSE": f"s3://{LAKE_BUCKET}/warehouse",
-        "TRADELAKE_DATABASE": DATABASE,
-        "TRADELAKE_S3_ENDPOINT": fake.endpoint,
-        "TRADELAKE_GLUE_ENDPOINT": fake.endpoint,
-        # A handful of rows with rejects on purpose: far above the production gate.
-        "TRADELAKE_QUALITY__MAX_REJECT_RATIO": "0.5",
-    }
+    env = submit_env(
+        **fake_aws_settings(
+            fake,
+            raw_bucket=RAW_BUCKET,
+            lake_bucket=LAKE_BUCKET,
+            database=DATABASE,
+            # A handful of rows with rejects on purpose: far above the production gate.
+            TRADELAKE_QUALITY__MAX_REJECT_RATIO="0.5",
+        )
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)
+    return env
 
 
 def _submit(fake: FakeAws, job: str, *argv: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [str(REPO / "spark-submit.sh"), f"jobs/{job}.py", *argv],
-        cwd=REPO,
-        env=_aws_env(fake),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    summaries = []
-    for line in done.stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                parsed = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(parsed, dict) and "status" in parsed:
-                summaries.append(parsed)
-    assert done.returncode == 0 and summaries, (
+    done = spark_submit(job, *argv, env=_aws_env(fake))
+    found = summaries(done.stdout)
+    assert done.returncode == 0 and found, (
         f"{job} {argv} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
     )
-    return summaries
+    return found
 
 
 @pytest.fixture(scope="session")

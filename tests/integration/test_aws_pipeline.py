@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from datetime import date
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, FakeAws
+from tests.conftest import FakeAws
+from tests.submit import fake_aws_settings, spark_submit, submit_env
 from tradelake.config import load_settings
 from tradelake.maintenance import expire_raw_files
 from tradelake.sample import generate_day
@@ -30,35 +30,13 @@ DATABASE = "aws_e2e"
 
 def aws_settings_env(fake: FakeAws, **overrides: str) -> dict[str, str]:
     """What distinguishes a run on AWS from a local one: environment variables only."""
-    return {
-        "TRADELAKE_ENV": "aws",
-        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
-        "TRADELAKE_RAW_URI": f"s3://{RAW_BUCKET}/raw",
-        "TRADELAKE_WAREHOUSE": f"s3://{LAKE_BUCKET}/warehouse",
-        "TRADELAKE_DATABASE": DATABASE,
-        "TRADELAKE_S3_ENDPOINT": fake.endpoint,
-        "TRADELAKE_GLUE_ENDPOINT": fake.endpoint,
-        **overrides,
-    }
+    return fake_aws_settings(
+        fake, raw_bucket=RAW_BUCKET, lake_bucket=LAKE_BUCKET, database=DATABASE, **overrides
+    )
 
 
 def submit(fake: FakeAws, job: str, *argv: str, **overrides: str) -> tuple[int, dict[str, Any]]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TRADELAKE_")},
-        "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
-        "SPARK_MASTER": "local[2]",
-        "SPARK_DRIVER_MEMORY": "1g",
-        **aws_settings_env(fake, **overrides),
-    }
-    done = subprocess.run(
-        [str(REPO / "spark-submit.sh"), f"jobs/{job}.py", *argv],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = spark_submit(job, *argv, env=submit_env(**aws_settings_env(fake, **overrides)))
     lines = done.stdout.strip().splitlines()
     assert lines, done.stderr[-3000:]
     return done.returncode, json.loads(lines[-1])

@@ -1,0 +1,74 @@
+"""Running a job the documented way in tests: ./spark-submit.sh, a JVM of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+from tests.conftest import REPO, FakeAws
+
+
+def submit_env(**settings: str) -> dict[str, str]:
+    """This process's environment without TRADELAKE_* settings, plus ``settings``.
+
+    Small Spark (local[2], 1 GiB driver) and the jars cache of the test run.
+    """
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRADELAKE_")},
+        "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
+        "SPARK_MASTER": "local[2]",
+        "SPARK_DRIVER_MEMORY": "1g",
+        **settings,
+    }
+
+
+def fake_aws_settings(
+    fake: FakeAws, *, raw_bucket: str, lake_bucket: str, database: str, **overrides: str
+) -> dict[str, str]:
+    """What distinguishes a run on AWS from a local one: environment variables only."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": fake.region,
+        "AWS_DEFAULT_REGION": fake.region,
+        "TRADELAKE_ENV": "aws",
+        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
+        "TRADELAKE_RAW_URI": f"s3://{raw_bucket}/raw",
+        "TRADELAKE_WAREHOUSE": f"s3://{lake_bucket}/warehouse",
+        "TRADELAKE_DATABASE": database,
+        "TRADELAKE_S3_ENDPOINT": fake.endpoint,
+        "TRADELAKE_GLUE_ENDPOINT": fake.endpoint,
+        **overrides,
+    }
+
+
+def spark_submit(
+    job: str, *argv: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``./spark-submit.sh jobs/<job>.py ARGV`` from the repository, output captured."""
+    return subprocess.run(
+        [str(REPO / "spark-submit.sh"), f"jobs/{job}.py", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def summaries(stdout: str) -> list[dict[str, Any]]:
+    """Every JSON run summary line in a job's output (a backfill prints one per date)."""
+    found = []
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict) and "status" in parsed:
+            found.append(parsed)
+    return found
