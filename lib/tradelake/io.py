@@ -61,9 +61,6 @@ class RawListing:
     empty: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
-    def of_kind(self, kind: str) -> list[RawFile]:
-        return [raw for raw in self.files if raw.kind == kind]
-
     def fingerprint(self) -> str:
         """SHA-256 over every file's name, size and modification time (empty ones too).
 

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
-from tradelake.config import MaintenanceSettings, Settings
+from tradelake.config import Settings
 from tradelake.errors import ConfigError
 from tradelake.tables import JOB_RUNS, TableSpec, tradelake_table_spec
 
@@ -407,7 +407,3 @@ def format_report(tables: dict[str, dict[str, Any]]) -> list[str]:
             f"{pair('manifests'):>12}{pair('bytes', 1024 * 1024):>14}"
         )
     return lines
-
-
-def settings_summary(maintenance: MaintenanceSettings) -> dict[str, Any]:
-    return maintenance.model_dump()
