@@ -26,14 +26,22 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 
 jars="$("$python" -m tradelake.jars paths)"
 mkdir -p "$here/build"
+# Built next to the target and renamed into place (only when it changed): a job
+# submitted at the same moment keeps reading a complete zip.
 "$python" - "$here/lib" "$here/build/tradelake.zip" <<'PY'
-import sys, zipfile
+import os, sys, tempfile, zipfile
 from pathlib import Path
-lib, target = Path(sys.argv[1]), sys.argv[2]
-with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+lib, target = Path(sys.argv[1]), Path(sys.argv[2])
+fd, staging = tempfile.mkstemp(dir=target.parent, prefix=".tradelake-", suffix=".zip")
+os.close(fd)
+with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
     for path in sorted((lib / "tradelake").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             archive.write(path, path.relative_to(lib).as_posix())
+if target.is_file() and target.read_bytes() == Path(staging).read_bytes():
+    os.unlink(staging)
+else:
+    os.replace(staging, target)
 PY
 # A command substitution (unlike <(...)) stops the script on a configuration error.
 catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
