@@ -12,9 +12,11 @@ import csv
 import gzip
 import json
 import math
+import multiprocessing
 import random
 import string
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -170,7 +172,9 @@ def _quantity(rng: random.Random, spec: _Spec) -> Decimal:
     return Decimal(100 * rng.randint(1, 10) if rng.random() < 0.4 else rng.randint(1, 500))
 
 
-def _make_trades(rng: random.Random, day: date, specs: list[_Spec], n: int) -> list[_Trade]:
+def _make_trades(
+    rng: random.Random, day: date, specs: list[_Spec], n: int, tag: str = ""
+) -> list[_Trade]:
     start = datetime.combine(day, time(), tzinfo=UTC)
     weights = [1 / (i + 1) ** 0.7 for i in range(len(specs))]
     drafts: list[tuple[datetime, _Spec]] = []
@@ -191,7 +195,7 @@ def _make_trades(rng: random.Random, day: date, specs: list[_Spec], n: int) -> l
         price = max(spec.tick, (Decimal(f"{p:.8f}") / spec.tick).to_integral_value() * spec.tick)
         trades.append(
             _Trade(
-                f"T{day:%Y%m%d}-{i:06d}",
+                f"T{day:%Y%m%d}-{tag}{i:06d}",
                 spec.symbol,
                 rng.choice(("buy", "sell")),
                 price,
@@ -327,6 +331,26 @@ def _prepare_dir(folder: Path, overwrite: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass(frozen=True)
+class _Shard:
+    """One independently generated slice of a day (the whole day when not sharded)."""
+
+    folder: Path
+    out_root: Path
+    day: date
+    trades: int
+    symbols: int
+    files: int
+    seed: int
+    bad_ratio: float
+    dupe_ratio: float
+    file_format: str
+    # Prefix of trade ids and file names ("" for an unsharded day, "003-" for shard 3).
+    tag: str = ""
+    # Sharded days pick their symbols from this seed so every shard trades the same ones.
+    symbol_seed: int | None = None
+
+
 def generate_day(
     out_root: Path,
     day: date,
@@ -339,6 +363,8 @@ def generate_day(
     *,
     overwrite: bool = False,
     file_format: str = "mixed",
+    shards: int = 1,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Write one messy day of raw trade files and describe them.
 
@@ -354,6 +380,10 @@ def generate_day(
         overwrite: Delete the files already in the date folder instead of refusing.
         file_format: ``mixed`` (the cycle above) or one of jsonl, csv, jsonl.gz, parquet
             for every file; bad kinds a format cannot carry are then not written.
+        shards: Generate the day as this many independent slices (seeds ``seed + k``,
+            trade ids ``T<day>-<kkk>-<n>``), in parallel and with bounded memory: how
+            days of millions of trades are made. Duplicates stay within a slice.
+        workers: Processes generating shards at once (default: the CPU count).
 
     Returns:
         Description with keys ``date``, ``files`` (``path`` relative to ``out_root``,
@@ -361,19 +391,75 @@ def generate_day(
         ``exact_duplicates``, ``conflicting_versions`` and ``bad_by_kind``.
 
     Raises:
-        ValueError: If a count is below 1 or a ratio is outside [0, 1].
+        ValueError: If a count is below 1, a ratio is outside [0, 1] or there are
+            fewer files than shards.
         FileExistsError: If the date folder holds files and ``overwrite`` is false.
     """
-    if min(trades, symbols, files) < 1 or not (0 <= bad_ratio <= 1 and 0 <= dupe_ratio <= 1):
-        raise ValueError("trades, symbols and files must be >= 1; ratios within [0, 1]")
+    if min(trades, symbols, files, shards) < 1 or not (
+        0 <= bad_ratio <= 1 and 0 <= dupe_ratio <= 1
+    ):
+        raise ValueError("trades, symbols, files and shards must be >= 1; ratios within [0, 1]")
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format {file_format!r} is not one of {FILE_FORMATS}")
+    if files < shards or trades < shards:
+        raise ValueError(f"{shards} shards need at least {shards} files and {shards} trades")
     folder = out_root / "trades" / f"date={day.isoformat()}"
     _prepare_dir(folder, overwrite)
-    rng = random.Random(seed)
+    whole = _Shard(
+        folder, out_root, day, trades, symbols, files, seed, bad_ratio, dupe_ratio, file_format
+    )
+    if shards == 1:
+        parts = [_write_shard(whole)]
+    else:
+        slices = [
+            replace(
+                whole,
+                trades=trades // shards + (k < trades % shards),
+                files=files // shards + (k < files % shards),
+                seed=seed + k,
+                tag=f"{k:03d}-",
+                symbol_seed=seed,
+            )
+            for k in range(shards)
+        ]
+        # spawn, not fork: the caller may be a process with a JVM (PySpark) and threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = list(pool.map(_write_shard, slices))
+    described: dict[str, Any] = {
+        "date": day.isoformat(),
+        "files": [entry for part in parts for entry in part["files"]],
+        "bad_by_kind": {
+            kind: sum(part["bad_by_kind"][kind] for part in parts) for kind in sorted(BAD_KINDS)
+        },
+    }
+    for key in ("records_written", "clean_trades", "exact_duplicates", "conflicting_versions"):
+        described[key] = sum(part[key] for part in parts)
+    for name, fmt in (("empty.jsonl", "empty"), ("_SUCCESS", "marker")):
+        (folder / name).write_bytes(b"")
+        described["files"].append(
+            {"path": (folder / name).relative_to(out_root).as_posix(), "format": fmt, "records": 0}
+        )
+    return described
+
+
+def _write_shard(shard: _Shard) -> dict[str, Any]:
+    """Generate and write one slice of the day; describe what it wrote."""
+    folder, out_root, day, trades, files = (
+        shard.folder,
+        shard.out_root,
+        shard.day,
+        shard.trades,
+        shard.files,
+    )
+    bad_ratio, dupe_ratio, file_format = shard.bad_ratio, shard.dupe_ratio, shard.file_format
+    rng = random.Random(shard.seed)
+    symbol_rng = rng if shard.symbol_seed is None else random.Random(shard.symbol_seed)
     n_bad, n_dupes = round(trades * bad_ratio), round(trades * dupe_ratio)
     n_conflicts = min(n_dupes // 2, max(1, n_dupes // 10))
-    base = _make_trades(rng, day, _pick_symbols(rng, symbols), trades + n_bad)
+    base = _make_trades(
+        rng, day, _pick_symbols(symbol_rng, shard.symbols), trades + n_bad, shard.tag
+    )
     cycle = _FORMAT_CYCLE if file_format == "mixed" else (file_format,)
     formats = [cycle[i % len(cycle)] for i in range(files)]
     csv_files = [i for i, f in enumerate(formats) if f == "csv"]
@@ -422,7 +508,7 @@ def generate_day(
         by_file[row.file].append(row)
     described: list[dict[str, Any]] = []
     for j, fmt in enumerate(formats):
-        path = folder / f"part-{j:05d}.{fmt}"
+        path = folder / f"part-{shard.tag}{j:05d}.{fmt}"
         recs = sorted(by_file[j], key=lambda r: (r.trade.ts, r.trade.trade_id))
         if fmt in _JSON:
             data = "".join(_json_line(r) + "\n" for r in recs).encode("utf-8")
@@ -434,13 +520,7 @@ def generate_day(
         described.append(
             {"path": path.relative_to(out_root).as_posix(), "format": fmt, "records": len(recs)}
         )
-    for name, fmt in (("empty.jsonl", "empty"), ("_SUCCESS", "marker")):
-        (folder / name).write_bytes(b"")
-        described.append(
-            {"path": (folder / name).relative_to(out_root).as_posix(), "format": fmt, "records": 0}
-        )
     return {
-        "date": day.isoformat(),
         "files": described,
         "records_written": len(rows),
         "clean_trades": len(clean),
@@ -480,6 +560,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--overwrite", action="store_true", help="delete the files already in the date folder"
     )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="generate the day as N independent slices in parallel (for millions of trades)",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="processes for --shards")
     args = parser.parse_args(argv)
     try:
         description = generate_day(
@@ -493,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             args.dupe_ratio,
             overwrite=args.overwrite,
             file_format=args.file_format,
+            shards=args.shards,
+            workers=args.workers,
         )
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -88,9 +88,9 @@ def run_gold(
             summary["rows_written"] = output.count()
             table = settings.table(spec.name)
             ordered = output.select(*spec.column_names())
-            summary["snapshots"] = {
-                spec.name: write_partition(ordered, table, "trade_date", day, run.run_id)
-            }
+            commit = write_partition(ordered, table, "trade_date", day, run.run_id)
+            summary["snapshots"] = {spec.name: commit.snapshot_id}
+            summary["commit_retries"] = {spec.name: commit.retries}
             summary["published"] = True
         finally:
             output.unpersist()

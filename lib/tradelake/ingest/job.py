@@ -8,6 +8,8 @@ persisted, classified batch, and each raw file is parsed once.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,13 +21,13 @@ from pyspark.sql import functions as F
 from tradelake import io
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
-from tradelake.errors import ConfigError, ConservationError, QualityGateError
+from tradelake.errors import ConfigError, ConservationError, QualityGateError, StorageError
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
 from tradelake.runs import loaded_baseline
 from tradelake.runtime import Run
-from tradelake.tables import TRADES, TRADES_REJECTED, current_snapshot_id, ensure_tables
+from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables, run_snapshot_id
 
 log = logging.getLogger("tradelake.ingest")
 
@@ -85,6 +87,40 @@ def unreadable_rejects(
     return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
 
 
+# A partition overwrite is idempotent, so a commit that lost a race (or whose outcome
+# is unknown) is safe to redo. Iceberg already retries a conflicting commit itself
+# (commit.retry.* table properties); these attempts wrap the whole write around that.
+COMMIT_ATTEMPTS = 4
+COMMIT_BACKOFF_SECONDS = 2.0
+COMMIT_BACKOFF_MAX_SECONDS = 20.0
+_RETRYABLE_COMMIT_ERRORS = (
+    "org.apache.iceberg.exceptions.CommitFailedException",
+    "org.apache.iceberg.exceptions.CommitStateUnknownException",
+    "org.apache.iceberg.exceptions.ValidationException",
+    # The embedded SQLite catalog, locked by another process's commit.
+    "SQLITE_BUSY",
+)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one partition overwrite committed, and how many retries it took."""
+
+    snapshot_id: int
+    retries: int
+
+
+def is_commit_conflict(err: BaseException) -> bool:
+    """Whether ``err`` is a lost commit race (retryable), judged from the JVM's message."""
+    return any(marker in str(err) for marker in _RETRYABLE_COMMIT_ERRORS)
+
+
+def commit_backoff(retry: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): doubling, capped, jittered."""
+    ceiling = min(COMMIT_BACKOFF_MAX_SECONDS, COMMIT_BACKOFF_SECONDS * 2 ** (retry - 1))
+    return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
 def write_partition(
     frame: DataFrame,
     table: str,
@@ -92,19 +128,43 @@ def write_partition(
     day: date,
     run_id: str,
     properties: dict[str, str] | None = None,
-) -> int:
+) -> Commit:
     """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
 
     Works when ``frame`` is empty or smaller than what was there: the whole partition is
-    replaced, so a trade removed upstream disappears on rerun. Returns the snapshot id.
+    replaced, so a trade removed upstream disappears on rerun. A commit conflict with a
+    concurrent writer is retried up to ``COMMIT_ATTEMPTS`` times with backoff.
+
+    Raises:
+        StorageError: If every attempt lost a commit conflict.
     """
-    writer = frame.writeTo(table).option("snapshot-property.tradelake.run-id", run_id)
-    for key, value in (properties or {}).items():
-        writer = writer.option(f"snapshot-property.tradelake.{key}", value)
-    writer.overwrite(F.col(column) == F.lit(day))
-    snapshot = current_snapshot_id(frame.sparkSession, table)
+    retries = 0
+    while True:
+        writer = frame.writeTo(table).option("snapshot-property.tradelake.run-id", run_id)
+        for key, value in (properties or {}).items():
+            writer = writer.option(f"snapshot-property.tradelake.{key}", value)
+        try:
+            writer.overwrite(F.col(column) == F.lit(day))
+            break
+        except Exception as err:
+            if not is_commit_conflict(err):
+                raise
+            if retries + 1 >= COMMIT_ATTEMPTS:
+                raise StorageError(
+                    f"{table}: the commit of {column}={day} lost {COMMIT_ATTEMPTS} conflicts "
+                    "with concurrent writers; nothing of this run was published to it. Rerun "
+                    "the job (an overwrite is idempotent)"
+                ) from err
+            retries += 1
+            wait = commit_backoff(retries)
+            log.warning(
+                "commit conflict, retrying",
+                extra={"table": table, "retry": retries, "wait_seconds": round(wait, 2)},
+            )
+            time.sleep(wait)
+    snapshot = run_snapshot_id(frame.sparkSession, table, run_id)
     assert snapshot is not None  # the overwrite above just committed one
-    return snapshot
+    return Commit(snapshot, retries)
 
 
 def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
@@ -179,12 +239,12 @@ def _publish(
         rejects = rejects.unionByName(
             unreadable_rejects(spark, batch.unreadable, day, run_id, started_at)
         )
-    snapshots = {
-        "trades_rejected": write_partition(
-            rejects, settings.table(TRADES_REJECTED.name), "ingest_date", day, run_id
-        )
-    }
+    rejected_commit = write_partition(
+        rejects, settings.table(TRADES_REJECTED.name), "ingest_date", day, run_id
+    )
+    snapshots = {"trades_rejected": rejected_commit.snapshot_id}
     summary["snapshots"] = snapshots
+    summary["commit_retries"] = {"trades": 0, "trades_rejected": rejected_commit.retries}
     failures = gate_failures(checks)
     if failures:
         names = ", ".join(
@@ -196,7 +256,7 @@ def _publish(
             "the input and rerun"
         )
     trades = to_trades(batch.classified, day, run_id, started_at, pii_key)
-    snapshots["trades"] = write_partition(
+    trades_commit = write_partition(
         trades,
         settings.table(TRADES.name),
         "trade_date",
@@ -204,4 +264,6 @@ def _publish(
         run_id,
         {"input-fingerprint": summary["input_fingerprint"]},
     )
+    snapshots["trades"] = trades_commit.snapshot_id
+    summary["commit_retries"]["trades"] = trades_commit.retries
     summary["published"] = True
