@@ -26,23 +26,34 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 
 jars="$("$python" -m tradelake.jars paths)"
 mkdir -p "$here/build"
-# Built next to the target and renamed into place (only when it changed): a job
-# submitted at the same moment keeps reading a complete zip.
-"$python" - "$here/lib" "$here/build/tradelake.zip" <<'PY'
-import os, sys, tempfile, zipfile
+# One zip per content (named by its hash), written once and renamed into place: a job
+# still importing from an older zip never sees it replaced under it.
+py_files="$("$python" - "$here/lib" "$here/build" <<'PY'
+import hashlib, os, sys, tempfile, time, zipfile
 from pathlib import Path
-lib, target = Path(sys.argv[1]), Path(sys.argv[2])
-fd, staging = tempfile.mkstemp(dir=target.parent, prefix=".tradelake-", suffix=".zip")
-os.close(fd)
-with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
-    for path in sorted((lib / "tradelake").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
+lib, build = Path(sys.argv[1]), Path(sys.argv[2])
+sources = sorted(
+    p for p in (lib / "tradelake").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+)
+digest = hashlib.sha256()
+for path in sources:
+    digest.update(path.relative_to(lib).as_posix().encode() + b"\0" + path.read_bytes())
+target = build / f"tradelake-{digest.hexdigest()[:16]}.zip"
+if not target.is_file():
+    fd, staging = tempfile.mkstemp(dir=build, prefix=".tradelake-", suffix=".zip")
+    os.close(fd)
+    with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sources:
             archive.write(path, path.relative_to(lib).as_posix())
-if target.is_file() and target.read_bytes() == Path(staging).read_bytes():
-    os.unlink(staging)
-else:
     os.replace(staging, target)
+# Zips of older code, unused for a day, go.
+for old in build.glob("tradelake-*.zip"):
+    if old != target and time.time() - old.stat().st_mtime > 86400:
+        old.unlink(missing_ok=True)
+os.utime(target)
+print(target)
 PY
+)"
 # A command substitution (unlike <(...)) stops the script on a configuration error.
 catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
 mapfile -t catalog_conf <<< "$catalog_conf_lines"
@@ -52,7 +63,7 @@ exec "$venv/bin/spark-submit" \
   --master "${SPARK_MASTER:-local[*]}" \
   --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
   --jars "$jars" \
-  --py-files "$here/build/tradelake.zip" \
+  --py-files "$py_files" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties" \
   --conf "spark.ui.showConsoleProgress=false" \
   "${catalog_conf[@]}" \

@@ -8,15 +8,18 @@ through a double) and the raw line is kept for the dead-letter table.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -30,7 +33,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from tradelake.contract import RAW_SCHEMA, READ_FIELDS
+from tradelake.contract import RAW_SCHEMA, READ_FIELDS, clean_text
 from tradelake.errors import NoInputError, StorageError
 from tradelake.runtime import describe_error
 
@@ -60,6 +63,9 @@ class RawListing:
     files: list[RawFile]
     empty: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    # Directory entries the file system could not describe (a symlink loop, a broken
+    # link): never skipped in silence, they become unreadable_file dead letters.
+    unlisted: list[UnreadableFile] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         """SHA-256 over every file's name, size and modification time (empty ones too).
@@ -69,6 +75,7 @@ class RawListing:
         """
         entries = [(f.path, f.size, f.modified_ms) for f in self.files]
         entries += [(path, 0, 0) for path in self.empty]
+        entries += [(entry.path, -1, 0) for entry in self.unlisted]
         digest = hashlib.sha256(json.dumps(sorted(entries)).encode("utf-8"))
         return digest.hexdigest()
 
@@ -126,7 +133,8 @@ def list_day(spark: SparkSession, day_uri: str) -> RawListing:
             "TRADELAKE_RAW_URI and --date), then rerun"
         )
     listing = RawListing(files=[])
-    for status in sorted(fs.listStatus(path), key=lambda s: s.getPath().toString()):
+    statuses = sorted(fs.listStatus(path), key=lambda s: s.getPath().toString())
+    for status in statuses:
         uri = status.getPath().toString()
         name = status.getPath().getName()
         if status.isDirectory() or name.startswith(("_", ".")):
@@ -142,7 +150,30 @@ def list_day(spark: SparkSession, day_uri: str) -> RawListing:
                     int(status.getModificationTime()),
                 )
             )
+    if str(path.toUri().getScheme() or "file") == "file":
+        listed = {str(status.getPath().getName()) for status in statuses}
+        _add_unlisted(listing, str(path.toUri().getPath()), listed)
     return listing
+
+
+def _add_unlisted(listing: RawListing, folder: str, listed: set[str]) -> None:
+    """Record the local entries Hadoop's listing dropped because they cannot be stat'ed."""
+    for name in sorted(set(os.listdir(folder)) - listed):
+        uri = f"file:{os.path.join(folder, name)}"
+        if name.startswith(("_", ".")):
+            listing.ignored.append(uri)
+            continue
+        try:
+            os.stat(os.path.join(folder, name))
+            reason = "skipped by the file system listing"
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                reason = "a symbolic link loop (too many levels of symbolic links)"
+            elif os.path.islink(os.path.join(folder, name)):
+                reason = "a broken symbolic link: its target does not exist"
+            else:
+                reason = f"cannot be read: {err.strerror}"
+        listing.unlisted.append(UnreadableFile(uri, f"{name} is {reason}"))
 
 
 def read_first_line(spark: SparkSession, uri: str) -> str | None:
@@ -179,15 +210,17 @@ def failed_file(error: Exception, candidates: Iterable[str]) -> tuple[str, str] 
 
 
 def _normalize_uri(uri: str) -> str:
-    # Hadoop prints local files as file:/x, Spark's error as file:///x.
-    return re.sub(r"^file:/+", "file:/", uri)
+    # Hadoop prints local files as file:/x, Spark's error as file:///x, and Spark
+    # percent-encodes the path (a space is %20) where Hadoop does not.
+    return re.sub(r"^file:/+", "file:/", unquote(uri))
 
 
 def _text_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     return (
         spark.read.text(paths)
         .select(F.col("_metadata.file_path").alias("source_file"), F.col("value"))
-        .where(F.trim(F.col("value")) != "")
+        # Blank means nothing but ASCII whitespace (Spark's trim strips spaces only).
+        .where(clean_text(F.col("value")).isNotNull())
     )
 
 
@@ -226,12 +259,17 @@ def _csv_records(spark: SparkSession, paths: list[str], header: str) -> DataFram
     )
     by_name = {name: index for index, name in reversed(list(enumerate(names)))}
     extras = sorted({name for name in names if name not in READ_FIELDS})
-    lines = _text_lines(spark, paths).where(F.col("value") != header)
+    # Spark's text reader drops a byte-order mark that read_first_line keeps.
+    headers = F.col("value").isin(header, header.lstrip("\ufeff"))
+    lines = _text_lines(spark, paths).where(~headers)
     rows = lines.select("source_file", "value", parsed.alias("c"))
+    # Records are read line by line: an odd number of quotes means a quoted field runs
+    # on into the next line, so both parts are malformed rather than silently cut.
+    quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
     return rows.select(
         "source_file",
         F.col("value").alias("record"),
-        F.col("c._corrupt_record").isNotNull().alias("malformed"),
+        (F.col("c._corrupt_record").isNotNull() | (quotes % 2 == 1)).alias("malformed"),
         *[
             (F.col(f"c.c{by_name[name]}") if name in by_name else F.lit(None).cast("string")).alias(
                 name

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from tradelake.config import Settings
 from tradelake.contract import utc_literal
 from tradelake.runtime import Run
-from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, ensure_tables
+from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, TRADES, ensure_tables
 
 
 def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[str, Any]) -> None:
@@ -64,7 +64,17 @@ def ingest_published(spark: SparkSession, settings: Settings, day: date) -> str 
     """The run_id of the ingest run whose ``trades`` for ``day`` readers see, or None.
 
     None means no ingest has published the day yet (even zero rows count as published).
+    The rows themselves name their run: an ingest killed after its ``trades`` commit but
+    before its ``job_runs`` row is still the one readers see. An empty day falls back
+    to the latest published run in ``job_runs``.
     """
+    trades = settings.table(TRADES.name)
+    if spark.catalog.tableExists(trades):
+        row = spark.sql(
+            f"SELECT max(run_id) AS run_id FROM {trades} WHERE trade_date = DATE'{day.isoformat()}'"
+        ).first()
+        if row is not None and row["run_id"] is not None:
+            return str(row["run_id"])
     latest = latest_published_run(spark, settings, "ingest", day)
     return None if latest is None else str(latest["run_id"])
 
