@@ -109,7 +109,8 @@ class ProcessLake:
     def rows(self, table: str, row_filter: str = "true") -> list[dict[str, Any]]:
         """Every row of ``<database>.<table>`` (current snapshot) as dicts."""
         loaded = self.catalog().load_table(f"{self.database}.{table}")
-        return loaded.scan(row_filter=row_filter).to_arrow().to_pylist()  # type: ignore[no-any-return]
+        rows: list[dict[str, Any]] = loaded.scan(row_filter=row_filter).to_arrow().to_pylist()
+        return rows
 
 
 @pytest.fixture
