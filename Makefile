@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars demo test test-athena lint format clean image-context render
+.PHONY: setup jars demo test test-athena test-reliability bench lint format clean image-context render
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ test: setup
 test-athena: setup
 	scripts/trino.sh install
 	$(PY) -m pytest tests/athena -m athena
+
+# Fault injection (SIGKILL), concurrency, fuzzing, a bad-input corpus, a standalone
+# cluster, resource bounds. TRADELAKE_RELIABILITY_SCALE=N multiplies trials and examples.
+test-reliability: setup
+	$(PY) -m pytest tests/reliability -m reliability
+
+# Benchmarks (docs/benchmarks.md): BENCH_SMOKE=1 runs every scenario on tiny data,
+# BENCH_LARGE=1 adds 10M trades. Results go to bench/results/<timestamp>.json.
+bench: setup
+	$(PY) -m bench.run $(if $(BENCH_SMOKE),--smoke) $(if $(BENCH_LARGE),--large)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks of the tradelake jobs (make bench); see docs/benchmarks.md."""

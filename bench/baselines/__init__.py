@@ -1,0 +1,1 @@
+"""Yardsticks, not product code: the same day's work done without Spark."""

@@ -1,0 +1,707 @@
+"""Run every benchmark scenario side by side and record the numbers.
+
+python -m bench.run [--smoke] [--large]   (make bench, make bench BENCH_SMOKE=1)
+
+Each scenario is its own process (a Spark application through ./spark-submit.sh, or a
+baseline's Python process) on the same generated data, watched from here: wall time,
+the time the process reports for its own work, and the peak resident memory of the
+process tree (the driver JVM, which in local mode also runs the executors, and its
+Python driver). A full run writes ``bench/results/<timestamp>.json`` and the results
+section of ``docs/benchmarks.md``; a smoke run (tiny data, every scenario, no timing
+claims) writes under ``build/bench/`` only, so CI proves the harness without
+touching the documented numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = date(2025, 1, 15)
+MIB = 1024 * 1024
+# Spark's event log holds each Iceberg scan's own metrics (data files kept, skipped).
+SCAN_FILES_METRIC = "number of result data files"
+SKIPPED_FILES_METRIC = "number of skipped data files"
+
+
+def event_log_conf(folder: Path) -> str:
+    """spark-submit flags writing one plain-JSON event log into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return (
+        f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file:{folder} "
+        "--conf spark.eventLog.compress=false --conf spark.eventLog.rolling.enabled=false"
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Data sizes of one benchmark run."""
+
+    sizes: tuple[int, ...]
+    baseline_size: int
+    history_trades: int
+    history_days: int
+    compaction_rows: int
+    compaction_files: int
+    files_per_day: int
+    smoke: bool
+
+    @classmethod
+    def choose(cls, smoke: bool, large: bool) -> Plan:
+        if smoke:
+            return cls((2_000, 10_000), 10_000, 1_000, 30, 5_000, 200, 4, True)
+        sizes = (1_000_000, 5_000_000, 10_000_000) if large else (1_000_000, 5_000_000)
+        return cls(sizes, 5_000_000, 300_000, 30, 1_000_000, 200, 8, False)
+
+
+@dataclass
+class Measured:
+    """One watched process: exit code, wall seconds, peak RSS, its last JSON line."""
+
+    exit_code: int
+    wall_seconds: float
+    peak_rss_mib: float
+    peak_root_rss_mib: float
+    result: dict[str, Any]
+    output: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "peak_jvm_or_root_rss_mib": round(self.peak_root_rss_mib, 1),
+            **{k: v for k, v in self.result.items() if k not in ("quality", "lineage")},
+        }
+
+
+def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
+    """Run ``command``, sampling the RSS of its process tree every 0.1 s."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=sink, text=True
+        )
+        peaks = [0, 0]
+        done = threading.Event()
+
+        def sample() -> None:
+            try:
+                root = psutil.Process(proc.pid)
+            except psutil.NoSuchProcess:
+                return
+            while not done.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                    sizes = []
+                    for member in tree:
+                        try:
+                            sizes.append(member.memory_info().rss)
+                        except psutil.NoSuchProcess:
+                            continue
+                    peaks[0] = max(peaks[0], sum(sizes))
+                    peaks[1] = max(peaks[1], sizes[0] if sizes else 0)
+                except psutil.NoSuchProcess:
+                    return
+                done.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        done.set()
+        sampler.join()
+    wall = time.monotonic() - started
+    sink_text = log.read_text(errors="replace")
+    log.write_text(sink_text + "\n--- stdout ---\n" + stdout)
+    result: dict[str, Any] = {}
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+                break
+            except json.JSONDecodeError:
+                continue
+    return Measured(
+        proc.returncode, wall, peaks[0] / MIB, peaks[1] / MIB, result, stdout + sink_text
+    )
+
+
+class Bench:
+    """Lakes, data and environment of one benchmark run."""
+
+    def __init__(self, plan: Plan, work: Path) -> None:
+        self.plan = plan
+        self.work = work
+        self.scenarios: dict[str, dict[str, Any]] = {}
+
+    def raw_root(self, trades: int) -> Path:
+        return self.work / "raw" / f"{trades}"
+
+    def lake(self, name: str) -> Path:
+        root = self.work / "lakes" / name
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return root
+
+    def env(self, lake: Path, raw: Path, extra_submit_opts: str = "") -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TRADELAKE_")}
+        return {
+            **base,
+            "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
+            "TRADELAKE_CONF_DIR": str(REPO / "conf"),
+            "TRADELAKE_RAW_URI": str(raw),
+            "TRADELAKE_WAREHOUSE": str(lake / "warehouse"),
+            "TRADELAKE_CATALOG_URI": f"jdbc:sqlite:{lake / 'catalog.db'}",
+            "TRADELAKE_DATABASE": "bench",
+            "TRADELAKE_LINEAGE__TRANSPORT": "none",
+            "SPARK_MASTER": os.environ.get("BENCH_SPARK_MASTER", "local[2]"),
+            **(
+                {"SPARK_DRIVER_MEMORY": os.environ["BENCH_DRIVER_MEMORY"]}
+                if "BENCH_DRIVER_MEMORY" in os.environ
+                else {}
+            ),
+            "SPARK_SUBMIT_OPTS_EXTRA": extra_submit_opts,
+        }
+
+    def generate(self, trades: int) -> dict[str, Any]:
+        """The day of ``trades`` trades (JSON Lines), generated once and reused."""
+        root = self.raw_root(trades)
+        description = root / "description.json"
+        args = {"trades": trades, "files": self.plan.files_per_day, "seed": 7, "format": "jsonl"}
+        if description.is_file():
+            cached = json.loads(description.read_text())
+            if cached.get("args") == args:
+                return dict(cached)
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        shards = max(1, min(self.plan.files_per_day, trades // 250_000))
+        command = [
+            sys.executable,
+            "-m",
+            "tradelake.sample",
+            "--date",
+            DAY.isoformat(),
+            "--out",
+            str(root),
+            "--trades",
+            str(trades),
+            "--files",
+            str(self.plan.files_per_day),
+            "--seed",
+            "7",
+            "--format",
+            "jsonl",
+            "--shards",
+            str(shards),
+        ]
+        started = time.monotonic()
+        out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+        described = json.loads(out.stdout)
+        described["args"] = args
+        described["generate_seconds"] = round(time.monotonic() - started, 1)
+        described["raw_bytes"] = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
+        description.write_text(json.dumps(described))
+        return dict(described)
+
+    def submit(self, name: str, script: str, argv: list[str], env: dict[str, str]) -> Measured:
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        measured = watch(
+            [str(REPO / "spark-submit.sh"), script, *argv], env, self.work / "logs" / f"{name}.log"
+        )
+        self.record(name, measured)
+        return measured
+
+    def python(self, name: str, module: str, argv: list[str]) -> Measured:
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        measured = watch(
+            [sys.executable, "-m", module, *argv],
+            dict(os.environ),
+            self.work / "logs" / f"{name}.log",
+        )
+        self.record(name, measured)
+        return measured
+
+    def record(self, name: str, measured: Measured) -> None:
+        self.scenarios[name] = measured.as_dict()
+        status = "ok" if measured.exit_code == 0 else f"exit {measured.exit_code}"
+        print(
+            f"bench: {name} {status} wall {measured.wall_seconds:.1f} s, "
+            f"peak RSS {measured.peak_rss_mib:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+        if measured.exit_code != 0:
+            tail = "\n".join(measured.output.splitlines()[-30:])
+            raise RuntimeError(f"scenario {name} failed (exit {measured.exit_code}):\n{tail}")
+
+    # --- scenarios -------------------------------------------------------------------
+
+    def ingest_and_floors(self, trades: int) -> None:
+        raw = self.raw_root(trades)
+        label = label_of(trades)
+        lake = self.lake(f"ingest-{label}")
+        env = self.env(lake, raw)
+        self.submit(f"ingest_{label}", "jobs/ingest.py", ["--date", DAY.isoformat()], env)
+        self.submit(
+            f"daily_volume_{label}", "jobs/daily_volume.py", ["--date", DAY.isoformat()], env
+        )
+        floors = self.lake(f"floors-{label}")
+        for mode in ("io", "parse"):
+            self.submit(
+                f"floor_{mode}_{label}",
+                "bench/floors.py",
+                ["--date", DAY.isoformat(), "--mode", mode],
+                self.env(floors, raw),
+            )
+
+    def baselines(self, trades: int) -> None:
+        raw, label = self.raw_root(trades), label_of(trades)
+        for name, module in (
+            ("pure_python", "bench.baselines.pure_python"),
+            ("duckdb", "bench.baselines.duckdb_sql"),
+        ):
+            out = self.work / "baselines" / f"{name}-{label}"
+            shutil.rmtree(out, ignore_errors=True)
+            self.python(
+                f"{name}_{label}",
+                module,
+                ["--raw", str(raw), "--date", DAY.isoformat(), "--out", str(out)],
+            )
+
+    def history(self) -> None:
+        trades, days = self.plan.history_trades, self.plan.history_days
+        raw = self.raw_root(trades)
+        for depth in (1, days):
+            lake = self.lake(f"history-{depth}")
+            env = self.env(lake, raw)
+            self.submit(
+                f"history_{depth}d_ingest", "jobs/ingest.py", ["--date", DAY.isoformat()], env
+            )
+            if depth > 1:
+                self.submit(
+                    f"history_{depth}d_setup",
+                    "bench/history.py",
+                    ["--date", DAY.isoformat(), "--days", str(depth)],
+                    env,
+                )
+            for job, argv in (("daily_volume", []), ("ohlcv", ["--interval", "1m"])):
+                name = f"history_{depth}d_{job}"
+                event_logs = self.work / "events" / name
+                shutil.rmtree(event_logs, ignore_errors=True)
+                self.submit(
+                    name,
+                    f"jobs/{job}.py",
+                    ["--date", DAY.isoformat(), *argv],
+                    self.env(lake, raw, event_log_conf(event_logs)),
+                )
+                self.scenarios[name]["trades_scan"] = table_scans(event_logs, "trades")
+                self.scenarios[name]["trades_table_files"] = table_files(lake)
+
+    def compaction(self) -> None:
+        lake = self.lake("compaction")
+        self.submit(
+            "compaction",
+            "bench/compaction.py",
+            [
+                "--date",
+                DAY.isoformat(),
+                "--rows",
+                str(self.plan.compaction_rows),
+                "--files",
+                str(self.plan.compaction_files),
+            ],
+            self.env(lake, self.work / "raw" / "none"),
+        )
+
+
+def label_of(trades: int) -> str:
+    if trades >= 1_000_000 and trades % 1_000_000 == 0:
+        return f"{trades // 1_000_000}M"
+    if trades >= 1_000 and trades % 1_000 == 0:
+        return f"{trades // 1_000}k"
+    return str(trades)
+
+
+def table_scans(event_logs: Path, table: str) -> dict[str, int]:
+    """Data files an application's scans of ``table`` read and skipped, from its event log.
+
+    Every plan node ``BatchScan lake.<db>.<table>`` carries Iceberg's scan metrics as
+    accumulators; their final values arrive as driver accumulator updates. A scan
+    re-planned by AQE keeps its accumulators, so each is counted once.
+    """
+    wanted: dict[int, str] = {}
+    values: dict[int, int] = {}
+
+    def visit(node: dict[str, Any]) -> None:
+        name = node.get("nodeName", "")
+        if name.startswith("BatchScan ") and name.split(".")[-1] == table:
+            for metric in node.get("metrics", []):
+                if metric["name"] in (SCAN_FILES_METRIC, SKIPPED_FILES_METRIC):
+                    wanted[metric["accumulatorId"]] = metric["name"]
+        for child in node.get("children", []):
+            visit(child)
+
+    for log in sorted(p for p in event_logs.rglob("*") if p.is_file()):
+        for line in log.read_text().splitlines():
+            event = json.loads(line)
+            kind = event.get("Event", "")
+            if "sparkPlanInfo" in event:
+                visit(event["sparkPlanInfo"])
+            elif kind.endswith("SparkListenerDriverAccumUpdates"):
+                for accumulator, value in event["accumUpdates"]:
+                    values[accumulator] = max(values.get(accumulator, 0), int(value))
+    totals = {SCAN_FILES_METRIC: 0, SKIPPED_FILES_METRIC: 0}
+    for accumulator, metric in wanted.items():
+        totals[metric] += values.get(accumulator, 0)
+    return {
+        "data_files_scanned": totals[SCAN_FILES_METRIC],
+        "data_files_skipped": totals[SKIPPED_FILES_METRIC],
+    }
+
+
+def table_files(lake: Path) -> int:
+    """Data files of ``trades`` in a benchmark lake, counted from the warehouse on disk."""
+    data = lake / "warehouse" / "bench" / "trades" / "data"
+    return sum(1 for p in data.rglob("*.parquet")) if data.is_dir() else 0
+
+
+def machine() -> dict[str, Any]:
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    versions = {}
+    for package in ("pyspark", "pyiceberg", "duckdb", "pydantic", "pyarrow"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+            versions[package] = "missing"
+    from tradelake.jars import JARS
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "cpu_model": _cpu_model(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "java": (java.stderr.splitlines() or ["?"])[0],
+        "packages": versions,
+        "jars": [f"{jar.artifact}-{jar.version}" for jar in JARS],
+        "spark_master": os.environ.get("BENCH_SPARK_MASTER", "local[2]"),
+        "driver_memory": os.environ.get("BENCH_DRIVER_MEMORY", "4g (spark-submit.sh default)"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 3) if denominator else float("nan")
+
+
+def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The figures the targets are about, computed from the measured scenarios."""
+    out: dict[str, Any] = {"sizes": {}, "targets": []}
+    for trades in plan.sizes:
+        label = label_of(trades)
+        ingest = scenarios[f"ingest_{label}"]
+        io_floor = scenarios[f"floor_io_{label}"]
+        parse_floor = scenarios[f"floor_parse_{label}"]
+        out["sizes"][label] = {
+            "trades": trades,
+            "records_read": ingest.get("records_read"),
+            "ingest_seconds": ingest["seconds"],
+            "ingest_wall_seconds": ingest["wall_seconds"],
+            "records_per_second": round(ingest["records_read"] / ingest["seconds"]),
+            "microseconds_per_record": round(ingest["seconds"] / ingest["records_read"] * 1e6, 3),
+            "io_floor_seconds": io_floor["seconds"],
+            "parse_floor_seconds": parse_floor["seconds"],
+            "ingest_over_io_floor": ratio(ingest["seconds"], io_floor["seconds"]),
+            "ingest_over_parse_floor": ratio(ingest["seconds"], parse_floor["seconds"]),
+            "ingest_wall_over_parse_floor_wall": ratio(
+                ingest["wall_seconds"], parse_floor["wall_seconds"]
+            ),
+            "driver_peak_rss_mib": ingest["peak_rss_mib"],
+        }
+    small, big = label_of(plan.sizes[0]), label_of(plan.sizes[1])
+    sizes = out["sizes"]
+    per_row = ratio(sizes[big]["microseconds_per_record"], sizes[small]["microseconds_per_record"])
+    rss = ratio(sizes[big]["driver_peak_rss_mib"], sizes[small]["driver_peak_rss_mib"])
+    history = {}
+    for job in ("daily_volume", "ohlcv"):
+        one = scenarios[f"history_1d_{job}"]
+        many = scenarios[f"history_{plan.history_days}d_{job}"]
+        history[job] = {
+            "seconds_1_day": one["seconds"],
+            f"seconds_{plan.history_days}_days": many["seconds"],
+            "ratio": ratio(many["seconds"], one["seconds"]),
+            "files_scanned_1_day": one["trades_scan"]["data_files_scanned"],
+            f"files_scanned_{plan.history_days}_days": many["trades_scan"]["data_files_scanned"],
+            f"files_skipped_{plan.history_days}_days": many["trades_scan"]["data_files_skipped"],
+            f"table_files_{plan.history_days}_days": many["trades_table_files"],
+        }
+    out["history"] = history
+    compaction = scenarios["compaction"]
+    out["compaction"] = {
+        "files_before": compaction["files_before"],
+        "files_after": compaction["files_after"],
+        "scan_median_before": compaction["scan_median_before"],
+        "scan_median_after": compaction["scan_median_after"],
+        "speedup": ratio(compaction["scan_median_before"], compaction["scan_median_after"]),
+    }
+    base = label_of(plan.baseline_size)
+    spark_total = (
+        scenarios[f"ingest_{base}"]["wall_seconds"]
+        + scenarios[f"daily_volume_{base}"]["wall_seconds"]
+    )
+    out["baselines"] = {
+        "size": base,
+        "spark_ingest_plus_daily_volume_wall": round(spark_total, 2),
+        "pure_python_wall": scenarios[f"pure_python_{base}"]["wall_seconds"],
+        "duckdb_wall": scenarios[f"duckdb_{base}"]["wall_seconds"],
+        "spark_over_pure_python": ratio(
+            spark_total, scenarios[f"pure_python_{base}"]["wall_seconds"]
+        ),
+        "spark_over_duckdb": ratio(spark_total, scenarios[f"duckdb_{base}"]["wall_seconds"]),
+        "pure_python_peak_rss_mib": scenarios[f"pure_python_{base}"]["peak_rss_mib"],
+        "duckdb_peak_rss_mib": scenarios[f"duckdb_{base}"]["peak_rss_mib"],
+    }
+    history_ok = all(
+        h["ratio"] <= 1.15
+        and h[f"files_scanned_{plan.history_days}_days"] == h["files_scanned_1_day"]
+        for h in history.values()
+    )
+    out["targets"] = [
+        target(
+            f"ingest <= 1.5x parse floor at {big}",
+            sizes[big]["ingest_over_parse_floor"],
+            sizes[big]["ingest_over_parse_floor"] <= 1.5,
+        ),
+        target(
+            f"ingest vs I/O floor at {big} (reported)", sizes[big]["ingest_over_io_floor"], None
+        ),
+        target(f"time per row {big} / {small} <= 1.15", per_row, per_row <= 1.15),
+        target(
+            f"gold jobs with {plan.history_days} days of history <= 1.15x one day, "
+            "same files scanned",
+            max(h["ratio"] for h in history.values()),
+            history_ok,
+        ),
+        target(f"driver peak RSS {big} / {small} <= 1.2", rss, rss <= 1.2),
+        target(
+            f"faster than pure Python at {base}",
+            out["baselines"]["spark_over_pure_python"],
+            out["baselines"]["spark_over_pure_python"] < 1,
+        ),
+    ]
+    return out
+
+
+def target(name: str, value: float, met: bool | None) -> dict[str, Any]:
+    return {"target": name, "measured": value, "met": met}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The generated results section of docs/benchmarks.md."""
+    m, a, s = results["machine"], results["analysis"], results["scenarios"]
+    lines = [
+        f"Measured {results['finished_at']} in {results['total_seconds'] / 60:.1f} min "
+        f"(`{results['command']}`), raw JSON: `{results['results_file']}`.",
+        "",
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}; "
+        f"Python {m['python']}, {m['java']}; pyspark {m['packages']['pyspark']}, "
+        f"{', '.join(m['jars'][:1])}; Spark `{m['spark_master']}`, driver memory "
+        f"{m['driver_memory']}; duckdb {m['packages']['duckdb']}, pydantic "
+        f"{m['packages']['pydantic']}.",
+        "",
+        "### Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for t in a["targets"]:
+        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {t['target']} | {t['measured']} | {met} |")
+    lines += [
+        "",
+        "### Ingest vs its floors, and scaling",
+        "",
+        "Seconds are the application's own time (session start to last commit, the jobs' "
+        "`seconds`); wall adds the JVM launch.",
+        "",
+        "| trades | records read | ingest s (wall) | records/s | µs/record | I/O floor s | "
+        "parse floor s | ingest / I/O floor | ingest / parse floor | driver peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in a["sizes"].items():
+        lines.append(
+            f"| {label} | {row['records_read']:,} | {row['ingest_seconds']} "
+            f"({row['ingest_wall_seconds']}) | {row['records_per_second']:,} | "
+            f"{row['microseconds_per_record']} | {row['io_floor_seconds']} | "
+            f"{row['parse_floor_seconds']} | {row['ingest_over_io_floor']} | "
+            f"{row['ingest_over_parse_floor']} | {row['driver_peak_rss_mib']} |"
+        )
+    days = results["plan"]["history_days"]
+    lines += [
+        "",
+        f"### History independence ({results['plan']['history_trades']:,} trades per day)",
+        "",
+        f"| job | 1 day s | {days} days s | ratio | data files scanned (1 day) | "
+        f"scanned ({days} days) | skipped ({days} days) | files in trades ({days} days) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for job, h in a["history"].items():
+        lines.append(
+            f"| {job} | {h['seconds_1_day']} | {h[f'seconds_{days}_days']} | {h['ratio']} | "
+            f"{h['files_scanned_1_day']} | {h[f'files_scanned_{days}_days']} | "
+            f"{h[f'files_skipped_{days}_days']} | {h[f'table_files_{days}_days']} |"
+        )
+    c = a["compaction"]
+    comp = s["compaction"]
+    lines += [
+        "",
+        f"### Compaction ({comp['rows']:,} rows in one partition)",
+        "",
+        "| data files | median scan s | scans (s) |",
+        "|---|---|---|",
+        f"| {c['files_before']} before | {c['scan_median_before']} | "
+        f"{comp['scan_seconds_before']} |",
+        f"| {c['files_after']} after | {c['scan_median_after']} | {comp['scan_seconds_after']} |",
+        "",
+        f"Scan speed-up {c['speedup']}x; the compaction itself took "
+        f"{comp['compaction_seconds']} s; results identical before and after: "
+        f"{comp['same_result']}.",
+    ]
+    b = a["baselines"]
+    spark_rss = s[f"ingest_{b['size']}"]["peak_rss_mib"]
+    lines += [
+        "",
+        f"### Baselines at {b['size']} trades (ingest + dedupe + daily volume, wall seconds)",
+        "",
+        "| implementation | wall s | peak RSS MiB | Spark / it |",
+        "|---|---|---|---|",
+        f"| tradelake on Spark (ingest + daily_volume, two applications) | "
+        f"{b['spark_ingest_plus_daily_volume_wall']} | "
+        f"{spark_rss} | 1 |",
+        f"| pure Python (pydantic, dict, pyarrow), 1 core | {b['pure_python_wall']} | "
+        f"{b['pure_python_peak_rss_mib']} | {b['spark_over_pure_python']} |",
+        f"| DuckDB SQL, 2 threads | {b['duckdb_wall']} | {b['duckdb_peak_rss_mib']} | "
+        f"{b['spark_over_duckdb']} |",
+        "",
+        "### Every scenario",
+        "",
+        "| scenario | wall s | own s | peak RSS MiB |",
+        "|---|---|---|---|",
+    ]
+    for name, row in s.items():
+        lines.append(
+            f"| {name} | {row['wall_seconds']} | {row.get('seconds', '—')} | "
+            f"{row['peak_rss_mib']} |"
+        )
+    return "\n".join(lines)
+
+
+def write_docs(results: dict[str, Any], docs: Path) -> None:
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    text = docs.read_text()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    docs.write_text(f"{head}{begin}\n{markdown(results)}\n{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny data, every scenario")
+    parser.add_argument("--large", action="store_true", help="add 10M trades")
+    parser.add_argument(
+        "--only",
+        choices=["ingest", "baselines", "history", "compaction"],
+        action="append",
+        help="run only these scenario groups (no results file, no docs)",
+    )
+    args = parser.parse_args(argv)
+    plan = Plan.choose(args.smoke, args.large)
+    work = Path(
+        os.environ.get("BENCH_DIR", REPO / "build" / "bench" / ("smoke" if plan.smoke else "full"))
+    )
+    bench = Bench(plan, work)
+    started = time.monotonic()
+    groups = set(args.only or ["ingest", "baselines", "history", "compaction"])
+    data = {}
+    for trades in sorted({*plan.sizes, plan.history_trades}):
+        print(f"bench: generating {trades:,} trades …", file=sys.stderr, flush=True)
+        data[label_of(trades)] = bench.generate(trades)
+    if "ingest" in groups:
+        for trades in plan.sizes:
+            bench.ingest_and_floors(trades)
+    if "baselines" in groups:
+        bench.baselines(plan.baseline_size)
+    if "history" in groups:
+        bench.history()
+    if "compaction" in groups:
+        bench.compaction()
+    finished = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "finished_at": finished.strftime("%Y-%m-%d %H:%M UTC"),
+        "total_seconds": round(time.monotonic() - started, 1),
+        "command": "make bench"
+        + (" BENCH_SMOKE=1" if plan.smoke else "")
+        + (" BENCH_LARGE=1" if args.large else ""),
+        "machine": machine(),
+        "plan": plan.__dict__,
+        "data": {
+            label: {
+                k: d[k]
+                for k in ("records_written", "clean_trades", "raw_bytes", "generate_seconds")
+            }
+            for label, d in data.items()
+        },
+        "scenarios": bench.scenarios,
+    }
+    if args.only:
+        print(json.dumps(results, indent=2))
+        return 0
+    results["analysis"] = analyse(plan, bench.scenarios)
+    stamp = finished.strftime("%Y%m%dT%H%M%SZ")
+    results_dir = work / "results" if plan.smoke else REPO / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    results_file = results_dir / f"{stamp}.json"
+    results["results_file"] = (
+        str(results_file.relative_to(REPO))
+        if results_file.is_relative_to(REPO)
+        else str(results_file)
+    )
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    rendered = markdown(results)
+    if plan.smoke:
+        (work / "benchmarks.md").write_text(rendered + "\n")
+    else:
+        write_docs(results, REPO / "docs" / "benchmarks.md")
+    print(rendered)
+    print(f"bench: results in {results_file}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

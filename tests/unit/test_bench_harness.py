@@ -1,0 +1,83 @@
+"""The benchmark harness reads Iceberg's scan metrics from a Spark event log correctly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.run import label_of, table_scans
+
+
+def _scan(table: str, result_id: int, skipped_id: int) -> dict[str, object]:
+    return {
+        "nodeName": f"BatchScan lake.bench.{table}",
+        "metrics": [
+            {"name": "number of result data files", "accumulatorId": result_id},
+            {"name": "number of skipped data files", "accumulatorId": skipped_id},
+            {"name": "total data file size (bytes)", "accumulatorId": result_id + 100},
+        ],
+        "children": [],
+    }
+
+
+def test_scans_of_one_table_are_summed_once_per_accumulator(tmp_path: Path) -> None:
+    plan = {
+        "nodeName": "HashAggregate",
+        "metrics": [],
+        "children": [_scan("trades", 1, 2), _scan("trades.files", 3, 4), _scan("job_runs", 5, 6)],
+    }
+    events = [
+        {
+            "Event": "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart",
+            "executionId": 0,
+            "sparkPlanInfo": plan,
+        },
+        # AQE re-plans the same scan: same accumulators, counted once.
+        {
+            "Event": "org.apache.spark.sql.execution.ui.SparkListenerSQLAdaptiveExecutionUpdate",
+            "executionId": 0,
+            "sparkPlanInfo": plan,
+        },
+        {
+            "Event": "org.apache.spark.sql.execution.ui.SparkListenerDriverAccumUpdates",
+            "executionId": 0,
+            "accumUpdates": [[1, 1], [2, 29], [3, 30], [4, 0], [5, 7], [101, 9]],
+        },
+        {
+            "Event": "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart",
+            "executionId": 1,
+            "sparkPlanInfo": _scan("trades", 11, 12),
+        },
+        {
+            "Event": "org.apache.spark.sql.execution.ui.SparkListenerDriverAccumUpdates",
+            "executionId": 1,
+            "accumUpdates": [[11, 2], [12, 28]],
+        },
+        {"Event": "SparkListenerJobStart", "Job ID": 3},
+    ]
+    folder = tmp_path / "events" / "app-1"
+    folder.mkdir(parents=True)
+    (folder / "app-1").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+    assert table_scans(tmp_path / "events", "trades") == {
+        "data_files_scanned": 3,
+        "data_files_skipped": 57,
+    }
+    assert table_scans(tmp_path / "events", "job_runs") == {
+        "data_files_scanned": 7,
+        "data_files_skipped": 0,
+    }
+    assert table_scans(tmp_path / "events", "daily_volume") == {
+        "data_files_scanned": 0,
+        "data_files_skipped": 0,
+    }
+
+
+def test_size_labels() -> None:
+    assert [label_of(n) for n in (2_000, 300_000, 1_000_000, 5_000_000, 1_500)] == [
+        "2k",
+        "300k",
+        "1M",
+        "5M",
+        "1500",
+    ]
