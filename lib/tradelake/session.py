@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
@@ -109,7 +110,27 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    if settings.catalog_type == "jdbc":
+        _open_jdbc_catalog(spark)
+    return spark
+
+
+# Iceberg's JDBC catalog creates or upgrades its own tables when it opens; two jobs
+# opening a new catalog at once race in that DDL ("duplicate column name"). The loser
+# can simply open it again: the winner has done the work.
+_CATALOG_OPEN_ATTEMPTS = 5
+
+
+def _open_jdbc_catalog(spark: SparkSession) -> None:
+    for attempt in range(1, _CATALOG_OPEN_ATTEMPTS + 1):
+        try:
+            spark.sql(f"SHOW NAMESPACES IN {CATALOG}").collect()
+            return
+        except Exception as err:
+            if "SQL schema" not in str(err) or attempt == _CATALOG_OPEN_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -503,7 +503,7 @@ def file_specs(draw: st.DrawFn) -> FileSpec:
         kind=kind,
         suffix=draw(suffix),
         crlf=draw(st.booleans()),
-        bom=draw(st.booleans()),
+        bom=False,  # a BOM before a CSV header: tests/data/bad case bom_csv
         upper_header=draw(st.booleans()),
         column_order=tuple(draw(st.permutations(range(len(FIELDS))))),
         typed=draw(st.booleans()),
