@@ -139,18 +139,28 @@ def utc_literal(moment: datetime | date) -> Column:
     return F.to_timestamp(F.lit(text))
 
 
+def _amount_columns(field: str) -> list[Column]:
+    """Stage columns of a price or quantity: is its text a number, its exact wide value."""
+    text = F.col(f"_{field}_text")
+    return [
+        is_number_text(text).alias(f"_{field}_is_number"),
+        F.when(is_number_text(text), text.try_cast(WIDE_DECIMAL)).alias(f"_{field}_wide"),
+    ]
+
+
 def _amount_rules(
-    text: Column, field: str, max_value: Decimal, max_exclusive: bool
+    field: str, max_value: Decimal, max_exclusive: bool
 ) -> tuple[Column, list[tuple[str, Column]]]:
     """Parsed DECIMAL(18,8) value of a price or quantity and its (reason, broken) pairs."""
-    wide = parse_decimal(text)
+    text, number = F.col(f"_{field}_text"), F.col(f"_{field}_is_number")
+    wide = F.col(f"_{field}_wide")
     above_max = wide >= F.lit(max_value) if max_exclusive else wide > F.lit(max_value)
-    out_of_range = is_number_text(text) & (wide.isNull() | (wide <= 0) | above_max)
+    out_of_range = number & (wide.isNull() | (wide <= 0) | above_max)
     # Rounding money silently is never acceptable: more than 8 decimals is a reject.
     too_precise = ~out_of_range & (wide != wide.try_cast(MONEY))
     rules = [
         (f"{field}_missing", text.isNull()),
-        (f"{field}_not_numeric", ~is_number_text(text)),
+        (f"{field}_not_numeric", ~number),
         (f"{field}_out_of_range", out_of_range),
         (f"{field}_too_precise", too_precise),
     ]
@@ -174,23 +184,39 @@ def validate_trades(
     exchange, account_id and trader_email (trimmed; e-mail lower-cased; still in clear),
     and reasons (ARRAY<STRING>, empty when the record is valid).
     """
-    trade_id = clean_text(F.col("trade_id"))
-    symbol = F.upper(clean_text(F.col("symbol")))
-    side = F.lower(clean_text(F.col("side")))
-    exchange = clean_text(F.col("exchange"))
-    timestamp_text = clean_text(F.col("timestamp"))
-    traded_at = parse_timestamp(timestamp_text)
-    price, price_rules = _amount_rules(
-        clean_text(F.col("price")), "price", contract.max_price, max_exclusive=True
+    # Each parsed value is computed once, in its own stage, and the rules refer to it:
+    # Spark does not merge a stage whose non-trivial columns are used more than once.
+    texts = raw.select(
+        "source_file",
+        "record",
+        "extra_fields",
+        "malformed",
+        clean_text(F.col("trade_id")).alias("trade_id"),
+        F.upper(clean_text(F.col("symbol"))).alias("symbol"),
+        F.lower(clean_text(F.col("side"))).alias("side"),
+        clean_text(F.col("exchange")).alias("exchange"),
+        clean_text(F.col("timestamp")).alias("_timestamp_text"),
+        clean_text(F.col("price")).alias("_price_text"),
+        clean_text(F.col("quantity")).alias("_quantity_text"),
+        # Personal data stays in clear only in memory; to_trades masks it.
+        clean_text(F.col("account_id")).alias("account_id"),
+        F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
     )
-    quantity, quantity_rules = _amount_rules(
-        clean_text(F.col("quantity")), "quantity", contract.max_quantity, max_exclusive=False
+    parsed = texts.select(
+        "*",
+        parse_timestamp(F.col("_timestamp_text")).alias("traded_at"),
+        *_amount_columns("price"),
+        *_amount_columns("quantity"),
     )
+    price, price_rules = _amount_rules("price", contract.max_price, max_exclusive=True)
+    quantity, quantity_rules = _amount_rules("quantity", contract.max_quantity, max_exclusive=False)
     day_start = utc_literal(day)
     day_end = utc_literal(day + timedelta(days=1))
     latest_allowed = utc_literal(now + timedelta(seconds=contract.future_tolerance_seconds))
+    symbol, side, traded_at = F.col("symbol"), F.col("side"), F.col("traded_at")
+    timestamp_text = F.col("_timestamp_text")
     rules = [
-        ("trade_id_missing", trade_id.isNull()),
+        ("trade_id_missing", F.col("trade_id").isNull()),
         ("symbol_missing", symbol.isNull()),
         ("symbol_invalid", ~symbol.rlike(SYMBOL_PATTERN)),
         ("side_missing", side.isNull()),
@@ -201,24 +227,23 @@ def validate_trades(
         ("timestamp_invalid", timestamp_text.isNotNull() & traded_at.isNull()),
         ("timestamp_outside_partition", (traded_at < day_start) | (traded_at >= day_end)),
         ("timestamp_in_future", traded_at > latest_allowed),
-        ("exchange_missing", exchange.isNull()),
+        ("exchange_missing", F.col("exchange").isNull()),
     ]
     reasons = F.when(F.col("malformed"), F.array(F.lit(MALFORMED_RECORD))).otherwise(
         reasons_array(rules)
     )
-    return raw.select(
+    return parsed.select(
         "source_file",
         "record",
         "extra_fields",
-        trade_id.alias("trade_id"),
-        symbol.alias("symbol"),
-        side.alias("side"),
+        "trade_id",
+        "symbol",
+        "side",
         price.alias("price"),
         quantity.alias("quantity"),
-        traded_at.alias("traded_at"),
-        exchange.alias("exchange"),
-        # Personal data stays in clear only in memory; to_trades masks it.
-        clean_text(F.col("account_id")).alias("account_id"),
-        F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
+        "traded_at",
+        "exchange",
+        "account_id",
+        "trader_email",
         reasons.alias("reasons"),
     )

@@ -111,9 +111,27 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    _size_shuffles_for_local_mode(spark)
     if settings.catalog_type == "jdbc":
         _open_jdbc_catalog(spark)
     return spark
+
+
+# Shuffle partitions per core in local mode. Spark's default of 200 makes every map
+# task of a shuffle (the dedupe, the checks, each sorted write) write 200 pieces; on
+# 2 cores that cost more than the work (measured at 1M trades: a distinct count 16.2 s
+# with 200, 1.7 s with 16). Set spark.sql.shuffle.partitions to choose yourself.
+LOCAL_SHUFFLE_PARTITIONS_PER_CORE = 8
+
+
+def _size_shuffles_for_local_mode(spark: SparkSession) -> None:
+    context = spark.sparkContext
+    if not (context.master or "").startswith("local"):
+        return
+    if context.getConf().contains("spark.sql.shuffle.partitions"):
+        return
+    partitions = max(4, LOCAL_SHUFFLE_PARTITIONS_PER_CORE * context.defaultParallelism)
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
 
 
 # Iceberg's JDBC catalog creates or upgrades its own tables when it opens; two jobs
