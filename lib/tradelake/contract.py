@@ -144,7 +144,7 @@ def _amount_columns(field: str) -> list[Column]:
     text = F.col(f"_{field}_text")
     return [
         is_number_text(text).alias(f"_{field}_is_number"),
-        F.when(is_number_text(text), text.try_cast(WIDE_DECIMAL)).alias(f"_{field}_wide"),
+        parse_decimal(text).alias(f"_{field}_wide"),
     ]
 
 
