@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.reliability.conftest import ProcessLake, scale, summaries
+from tests.spark.rawfiles import expected_reasons
 from tradelake.sample import generate_day
 
 # Recent days, so the default maintenance steps (retention 90 days, raw files 30 days)
@@ -43,21 +44,6 @@ FAST_START = {
     "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
 }
 
-# Each kind of damage the generator injects, and the reason code the contract gives it.
-REASON_OF_KIND = {
-    "malformed_json": "malformed_record",
-    "short_csv_row": "malformed_record",
-    "missing_trade_id": "trade_id_missing",
-    "invalid_symbol": "symbol_invalid",
-    "invalid_side": "side_invalid",
-    "non_numeric_price": "price_not_numeric",
-    "non_positive_price": "price_out_of_range",
-    "price_too_large": "price_out_of_range",
-    "zero_quantity": "quantity_out_of_range",
-    "unparseable_timestamp": "timestamp_invalid",
-    "timestamp_outside_day": "timestamp_outside_partition",
-    "missing_exchange": "exchange_missing",
-}
 # What a failed run's output is searched for, so a catalog lock is reported verbatim.
 _EVIDENCE = re.compile(
     r"SQLITE_BUSY|database is locked|Exception|Error:|Caused by", flags=re.IGNORECASE
@@ -146,15 +132,13 @@ def assert_ok(run: Finished) -> dict[str, Any]:
 
 def expected_counts(described: dict[str, Any]) -> dict[str, Any]:
     """The ingest summary's counts for a generated day, from the generator's description."""
-    reasons: Counter[str] = Counter({"duplicate_conflict": described["conflicting_versions"]})
-    for kind, count in described["bad_by_kind"].items():
-        reasons[REASON_OF_KIND[kind]] += count
+    reasons = expected_reasons(described)
     return {
         "records_read": described["records_written"],
         "loaded": described["clean_trades"],
         "duplicates_dropped": described["exact_duplicates"],
         "rejected": sum(reasons.values()),
-        "rejected_by_reason": {reason: n for reason, n in reasons.items() if n},
+        "rejected_by_reason": reasons,
     }
 
 

@@ -12,6 +12,30 @@ from typing import Any
 
 CSV_HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange"
 
+# Each kind of damage the generator injects, and the reason code the contract gives it.
+REASON_OF_KIND = {
+    "malformed_json": "malformed_record",
+    "short_csv_row": "malformed_record",
+    "missing_trade_id": "trade_id_missing",
+    "invalid_symbol": "symbol_invalid",
+    "invalid_side": "side_invalid",
+    "non_numeric_price": "price_not_numeric",
+    "non_positive_price": "price_out_of_range",
+    "price_too_large": "price_out_of_range",
+    "zero_quantity": "quantity_out_of_range",
+    "unparseable_timestamp": "timestamp_invalid",
+    "timestamp_outside_day": "timestamp_outside_partition",
+    "missing_exchange": "exchange_missing",
+}
+
+
+def expected_reasons(described: dict[str, Any]) -> dict[str, int]:
+    """rejected_by_reason an ingest must report for a day tradelake.sample described."""
+    reasons = {"duplicate_conflict": described["conflicting_versions"]}
+    for kind, count in described["bad_by_kind"].items():
+        reasons[REASON_OF_KIND[kind]] = reasons.get(REASON_OF_KIND[kind], 0) + count
+    return {reason: count for reason, count in reasons.items() if count}
+
 
 def day_folder(raw_root: str, day: str) -> Path:
     folder = Path(raw_root) / "trades" / f"date={day}"
