@@ -61,7 +61,7 @@ mapfile -t catalog_conf <<< "$catalog_conf_lines"
 # shellcheck disable=SC2086 # SPARK_SUBMIT_OPTS_EXTRA is a list of flags on purpose
 exec "$venv/bin/spark-submit" \
   --master "${SPARK_MASTER:-local[*]}" \
-  --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
+  --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
   --jars "$jars" \
   --py-files "$py_files" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties" \

@@ -425,7 +425,7 @@ def machine() -> dict[str, Any]:
         "packages": versions,
         "jars": [f"{jar.artifact}-{jar.version}" for jar in JARS],
         "spark_master": os.environ.get("BENCH_SPARK_MASTER", "local[2]"),
-        "driver_memory": os.environ.get("BENCH_DRIVER_MEMORY", "4g (spark-submit.sh default)"),
+        "driver_memory": os.environ.get("BENCH_DRIVER_MEMORY", "2g (spark-submit.sh default)"),
     }
 
 

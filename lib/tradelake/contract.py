@@ -169,8 +169,12 @@ def _amount_rules(
 
 def reasons_array(rules: list[tuple[str, Column]]) -> Column:
     """ARRAY<STRING> of the codes whose condition is true, in contract order."""
-    flagged = F.array(*[F.when(broken, F.lit(code)) for code, broken in rules])
-    return F.filter(flagged, lambda code: code.isNotNull())
+    # flatten of one- or zero-element arrays: unlike filter() with a lambda, which Spark
+    # evaluates without code generation (and every rule beneath it with it).
+    none = F.array().cast(ArrayType(StringType(), False))
+    return F.flatten(
+        F.array(*[F.when(broken, F.array(F.lit(code))).otherwise(none) for code, broken in rules])
+    )
 
 
 def validate_trades(

@@ -9,9 +9,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from tests.spark.helpers import assert_frames_equal, raw_frame
-from tradelake.config import ContractSettings
+from tradelake.config import ContractSettings, QualitySettings
 from tradelake.contract import validate_trades
-from tradelake.ingest.transform import classify_records
+from tradelake.ingest.job import without_loaded_text
+from tradelake.ingest.transform import LOADED_WITH_ID, classify_records
+from tradelake.quality import batch_stats, evaluate_checks
 
 pytestmark = pytest.mark.spark
 
@@ -107,3 +109,73 @@ def test_grain_one_loaded_row_per_trade_id(spark: Any) -> None:
     ]
     loaded = classify(spark, *records).where(F.col("status") == "loaded")
     assert sorted(row.record.split("-")[0] for row in loaded.collect()) == ["A", "B", "C"]
+
+
+def test_each_row_counts_the_loaded_rows_of_its_trade_id(spark: Any) -> None:
+    validated = validate_trades(
+        raw_frame(
+            spark,
+            {"record": "A", "trade_id": "A"},
+            {"record": "A copy", "trade_id": "A", "source_file": "file:/raw/z.jsonl"},
+            {"record": "A bad", "trade_id": "A", "side": "hold"},
+            {"record": "B bad", "trade_id": "B", "side": "hold"},
+        ),
+        DAY,
+        NOW,
+        ContractSettings(),
+    )
+    actual = classify_records(validated).select("record", "status", LOADED_WITH_ID)
+    assert sorted(tuple(row) for row in actual.collect()) == [
+        ("A", "loaded", 1),
+        ("A bad", "rejected", 1),
+        ("A copy", "duplicate", 1),
+        ("B bad", "rejected", 0),
+    ]
+
+
+def test_trade_id_unique_check_sees_loaded_rows_that_share_an_id(spark: Any) -> None:
+    """The check does not trust the dedupe: a classified batch with one id loaded twice fails."""
+    rows = [
+        ("A", "loaded", 2),
+        ("A", "loaded", 2),
+        ("B", "loaded", 1),
+        ("B", "duplicate", 1),
+        (None, "rejected", 0),
+    ]
+    classified = spark.createDataFrame(
+        rows, f"trade_id string, status string, {LOADED_WITH_ID} int"
+    )
+    for name in ("symbol", "side", "price", "quantity", "traded_at", "exchange", "account_id"):
+        classified = classified.withColumn(name, F.lit("x"))
+    classified = (
+        classified.withColumn("trader_email", F.lit(None).cast("string"))
+        .withColumn("extra_fields", F.array().cast("array<string>"))
+        .withColumn("reasons", F.array().cast("array<string>"))
+        .withColumn("traded_at", F.to_timestamp(F.lit("2025-01-15T10:00:00Z")))
+    )
+    stats = batch_stats(classified, unreadable_files=0)
+    assert (stats.loaded, stats.loaded_sharing_trade_id) == (3, 2)
+    unique = next(
+        c for c in evaluate_checks(stats, DAY, QualitySettings()) if c.check == "trade_id_unique"
+    )
+    assert (unique.passed, unique.observed) == (False, 2)
+
+
+def test_the_batch_keeps_raw_text_only_for_dead_letters(spark: Any) -> None:
+    validated = validate_trades(
+        raw_frame(
+            spark,
+            {"record": "kept"},
+            {"record": "copy", "source_file": "file:/raw/z.jsonl"},
+            {"record": "bad", "trade_id": "B", "side": "hold"},
+        ),
+        DAY,
+        NOW,
+        ContractSettings(),
+    )
+    batch = without_loaded_text(classify_records(validated)).select("status", "record")
+    assert sorted(tuple(row) for row in batch.collect()) == [
+        ("duplicate", None),
+        ("loaded", None),
+        ("rejected", "bad"),
+    ]

@@ -22,7 +22,7 @@ from tradelake import io
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConfigError, ConservationError, QualityGateError, StorageError
-from tradelake.ingest.transform import classify_records, to_rejects, to_trades
+from tradelake.ingest.transform import REJECTED, classify_records, to_rejects, to_trades
 from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
 from tradelake.runs import loaded_baseline
@@ -34,7 +34,7 @@ log = logging.getLogger("tradelake.ingest")
 
 @dataclass
 class Batch:
-    """A day's classified records, persisted, with their statistics."""
+    """A day's classified records (raw text on rejected ones only), persisted, with statistics."""
 
     classified: DataFrame
     stats: BatchStats
@@ -44,6 +44,16 @@ class Batch:
 def day_uri(settings: Settings, day: date) -> str:
     """Landing folder of one day: ``<raw root>/trades/date=YYYY-MM-DD``."""
     return f"{settings.raw_root}/trades/date={day.isoformat()}"
+
+
+def without_loaded_text(classified: DataFrame) -> DataFrame:
+    """``classified`` with the raw record text kept only where a dead letter needs it.
+
+    Only rejected records are written with their text; dropping it from the rest before
+    the batch is cached keeps the cache (and the driver heap in local mode) to the parsed
+    columns, instead of every raw line of the day.
+    """
+    return classified.withColumn("record", F.when(F.col("status") == REJECTED, F.col("record")))
 
 
 def load_batch(
@@ -65,8 +75,8 @@ def load_batch(
         excluded = {entry.path for entry in unreadable}
         raw = io.read_raw(spark, [raw for raw in files if raw.path not in excluded])
         unreadable.extend(raw.unreadable)
-        classified = classify_records(
-            validate_trades(raw.frame, day, now, settings.contract)
+        classified = without_loaded_text(
+            classify_records(validate_trades(raw.frame, day, now, settings.contract))
         ).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             stats = batch_stats(classified, unreadable_files=len(unreadable))
@@ -134,12 +144,14 @@ def write_partition(
     day: date,
     run_id: str,
     properties: dict[str, str] | None = None,
+    distribution_mode: str | None = None,
 ) -> Commit:
     """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
 
     Works when ``frame`` is empty or smaller than what was there: the whole partition is
     replaced, so a trade removed upstream disappears on rerun. A commit conflict with a
     concurrent writer is retried up to ``COMMIT_ATTEMPTS`` times with backoff.
+    ``distribution_mode`` overrides the table's ``write.distribution-mode`` for this write.
 
     Raises:
         StorageError: If every attempt lost a commit conflict.
@@ -147,6 +159,8 @@ def write_partition(
     retries = 0
     while True:
         writer = frame.writeTo(table).option("snapshot-property.tradelake.run-id", run_id)
+        if distribution_mode:
+            writer = writer.option("distribution-mode", distribution_mode)
         for key, value in (properties or {}).items():
             writer = writer.option(f"snapshot-property.tradelake.{key}", value)
         try:
@@ -276,6 +290,9 @@ def _publish(
         day,
         run_id,
         {"input-fingerprint": summary["input_fingerprint"]},
+        # By ranges of (symbol, traded_at) rather than hashed by day: the day is sorted
+        # and written by every core at once instead of by one task.
+        distribution_mode="range",
     )
     snapshots["trades"] = trades_commit.snapshot_id
     # ... and then the two commits (each with its sort and write).

@@ -21,12 +21,18 @@ REJECTED = "rejected"
 CONTENT_COLUMNS = ("symbol", "side", "price", "quantity", "traded_at", "exchange")
 
 
+# Per row of ``classify_records``: how many loaded rows carry its trade_id (1 when the
+# dedupe is right), for the trade_id_unique quality check.
+LOADED_WITH_ID = "loaded_with_id"
+
+
 def classify_records(validated: DataFrame) -> DataFrame:
     """Decide, for every validated record, whether it is loaded, a duplicate or rejected.
 
     Input: the output of ``contract.validate_trades`` (reasons empty when valid).
-    Output: the same columns plus ``status`` (loaded, duplicate, rejected); ``reasons``
-    gains ``duplicate_conflict`` for losing versions. One row per input row.
+    Output: the same columns plus ``status`` (loaded, duplicate, rejected) and
+    ``loaded_with_id`` (loaded rows sharing the row's trade_id); ``reasons`` gains
+    ``duplicate_conflict`` for losing versions. One row per input row.
 
     Among valid records sharing a trade_id, the winner is the version with the latest
     traded_at; equal timestamps are broken by the smallest content
@@ -36,7 +42,12 @@ def classify_records(validated: DataFrame) -> DataFrame:
     a conflict. Invalid records keep their own reasons and take no part in the dedupe.
     """
     valid = F.size("reasons") == 0
-    version_order = Window.partitionBy("trade_id", "_valid").orderBy(
+    # One window per trade_id, valid versions first: the first row is the winner whenever
+    # the id has a valid version, and the count of loaded rows per id below reuses the
+    # same shuffle and sort.
+    by_id = Window.partitionBy("trade_id")
+    version_order = by_id.orderBy(
+        F.col("_valid").desc(),
         F.col("traded_at").desc(),
         *[F.col(name).asc() for name in CONTENT_COLUMNS if name != "traded_at"],
         F.col("source_file").asc(),
@@ -55,12 +66,15 @@ def classify_records(validated: DataFrame) -> DataFrame:
         .otherwise(F.lit(REJECTED))
     )
     conflict = F.col("_valid") & (status == REJECTED)
-    return ranked.select(
+    classified = ranked.select(
         *[name for name in validated.columns if name != "reasons"],
         F.when(conflict, F.array(F.lit(DUPLICATE_CONFLICT)))
         .otherwise(F.col("reasons"))
         .alias("reasons"),
         status.alias("status"),
+    )
+    return classified.withColumn(
+        LOADED_WITH_ID, F.count_if(F.col("status") == LOADED).over(by_id).cast("int")
     )
 
 
