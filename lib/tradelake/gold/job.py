@@ -21,9 +21,14 @@ from tradelake.tables import TRADES, TableSpec, ensure_tables
 log = logging.getLogger("tradelake.gold")
 
 
+# What the gold transforms and checks read of a trade; the rest is never cached.
+GOLD_INPUT_COLUMNS = ("trade_date", "symbol", "trade_id", "traded_at", "price", "quantity")
+
+
 def read_trades_day(spark: SparkSession, settings: Settings, run: Run) -> DataFrame:
-    """The rows of ``trades`` for the run's day: a partition filter, so only it is read."""
-    return spark.table(settings.table(TRADES.name)).where(F.col("trade_date") == F.lit(run.day))
+    """The ``trades`` columns the gold jobs use, for the run's day (a partition filter)."""
+    trades = spark.table(settings.table(TRADES.name))
+    return trades.where(F.col("trade_date") == F.lit(run.day)).select(*GOLD_INPUT_COLUMNS)
 
 
 def partition_files(spark: SparkSession, settings: Settings, run: Run) -> int:
