@@ -75,9 +75,12 @@ def load_batch(
         excluded = {entry.path for entry in unreadable}
         raw = io.read_raw(spark, [raw for raw in files if raw.path not in excluded])
         unreadable.extend(raw.unreadable)
+        # On local disk, not in the heap: in local mode the executors share the driver's
+        # heap, and a cache held there makes the driver grow with the day (the page cache
+        # serves the two re-reads just as well).
         classified = without_loaded_text(
             classify_records(validate_trades(raw.frame, day, now, settings.contract))
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        ).persist(StorageLevel.DISK_ONLY)
         try:
             stats = batch_stats(classified, unreadable_files=len(unreadable))
         except Exception as err:
