@@ -58,18 +58,13 @@ PY
 catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
 mapfile -t catalog_conf <<< "$catalog_conf_lines"
 
-# Spark generates one Java method per stage; the contract's validation makes it longer
-# than the 8,000 bytes HotSpot compiles by default, and interpreted it runs 1.6x slower.
-jit_options="-XX:-DontCompileHugeMethods"
-
 # shellcheck disable=SC2086 # SPARK_SUBMIT_OPTS_EXTRA is a list of flags on purpose
 exec "$venv/bin/spark-submit" \
   --master "${SPARK_MASTER:-local[*]}" \
   --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
   --jars "$jars" \
   --py-files "$py_files" \
-  --conf "spark.driver.extraJavaOptions=$jit_options -Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties" \
-  --conf "spark.executor.extraJavaOptions=$jit_options" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties" \
   --conf "spark.ui.showConsoleProgress=false" \
   "${catalog_conf[@]}" \
   ${SPARK_SUBMIT_OPTS_EXTRA:-} \

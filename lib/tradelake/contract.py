@@ -157,10 +157,7 @@ def parse_timestamp(column: Column) -> Column:
     is read as UTC because the session time zone is always UTC. ``10:00Z`` (minutes and
     a zone, no seconds) is read as ``10:00:00Z``.
     """
-    # Only text as long as "2025-01-15T10:00Z" or "…10:00+02:00" can have that form.
-    with_seconds = F.when(
-        F.length(column).isin(17, 22), F.regexp_replace(column, MINUTES_WITH_ZONE, "$1:00$2")
-    ).otherwise(column)
+    with_seconds = F.regexp_replace(column, MINUTES_WITH_ZONE, "$1:00$2")
     return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(with_seconds))
 
 
@@ -174,28 +171,14 @@ def utc_literal(moment: datetime | date) -> Column:
 
 
 def _amount_columns(field: str) -> list[Column]:
-    """Stage columns of a price or quantity: is its text a number, its exact wide value."""
+    """Stage columns of a price or quantity: is its text a number, its wide value, its sign
+    and the decimals it needs (the last two from the text: the wide value is rounded)."""
     text = F.col(f"_{field}_text")
     return [
         is_number_text(text).alias(f"_{field}_is_number"),
         parse_decimal(text).alias(f"_{field}_wide"),
-    ]
-
-
-def _amount_exactness(field: str) -> list[Column]:
-    """Stage columns of a price or quantity: is it above zero, does it need over 8 decimals.
-
-    Text of at most 19 characters without an exponent has at most 18 decimals, so its
-    DECIMAL(38,18) value is exact and answers both cheaply; any other number (rare) is
-    taken apart as text, because its wide value may have been rounded.
-    """
-    text, wide = F.col(f"_{field}_text"), F.col(f"_{field}_wide")
-    exact = (F.length(text) <= 19) & ~text.contains("e") & ~text.contains("E")
-    return [
-        F.when(exact, wide > 0).otherwise(is_positive_text(text)).alias(f"_{field}_positive"),
-        F.when(exact, wide != wide.try_cast(MONEY))
-        .otherwise(decimal_places(text) > MONEY.scale)
-        .alias(f"_{field}_over_scale"),
+        is_positive_text(text).alias(f"_{field}_positive"),
+        decimal_places(text).alias(f"_{field}_places"),
     ]
 
 
@@ -208,7 +191,7 @@ def _amount_rules(
     above_max = wide >= F.lit(max_value) if max_exclusive else wide > F.lit(max_value)
     out_of_range = number & (wide.isNull() | ~F.col(f"_{field}_positive") | above_max)
     # Rounding money silently is never acceptable: more than 8 decimals is a reject.
-    too_precise = ~out_of_range & F.col(f"_{field}_over_scale")
+    too_precise = ~out_of_range & (F.col(f"_{field}_places") > MONEY.scale)
     rules = [
         (f"{field}_missing", text.isNull()),
         (f"{field}_not_numeric", ~number),
@@ -262,7 +245,7 @@ def validate_trades(
         parse_timestamp(F.col("_timestamp_text")).alias("traded_at"),
         *_amount_columns("price"),
         *_amount_columns("quantity"),
-    ).select("*", *_amount_exactness("price"), *_amount_exactness("quantity"))
+    )
     price, price_rules = _amount_rules("price", contract.max_price, max_exclusive=True)
     quantity, quantity_rules = _amount_rules("quantity", contract.max_quantity, max_exclusive=False)
     day_start = utc_literal(day)
