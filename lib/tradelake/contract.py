@@ -89,12 +89,8 @@ SYMBOL_PATTERN = r"^[A-Z0-9_-]+$"
 SIDES = ("buy", "sell")
 # Plain decimal or scientific notation; NaN, Infinity, hex and thousands separators are not.
 NUMBER_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
-# The parts of number text: sign, whole digits, fraction digits, exponent.
-NUMBER_PARTS = r"^([+-]?)([0-9]*)[.]?([0-9]*)(?:[eE]([+-]?[0-9]+))?$"
 # A timestamp needs a date and a time of day; a bare date is not an instant.
 TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
-# Hours and minutes with a zone, which Spark's parser refuses without the seconds.
-MINUTES_WITH_ZONE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})$"
 
 # What every raw reader produces: contract fields as text, plus provenance.
 RAW_SCHEMA = StructType(
@@ -125,40 +121,13 @@ def parse_decimal(column: Column) -> Column:
     return F.when(is_number_text(column), column.try_cast(WIDE_DECIMAL))
 
 
-def decimal_places(column: Column) -> Column:
-    """Decimals the exact value of number text needs; trailing zeros do not count.
-
-    Read from the text, not from a parsed DECIMAL, which would round beyond its scale:
-    ``1.0000000000000000001`` needs 19, ``1e-19`` 19, ``100e-10`` 8, ``1.5e3`` 0.
-    Meaningful only where ``is_number_text`` holds.
-    """
-    fraction = F.regexp_extract(column, NUMBER_PARTS, 3)
-    digits = F.concat(F.regexp_extract(column, NUMBER_PARTS, 2), fraction)
-    significant = F.regexp_replace(digits, "0+$", "")
-    exponent = F.coalesce(
-        F.nullif(F.regexp_extract(column, NUMBER_PARTS, 4), F.lit("")).try_cast("decimal(38,0)"),
-        F.lit(0),
-    )
-    # The value is significant * 10^(exponent - len(fraction) + trailing zeros).
-    places = F.length(fraction) - exponent - (F.length(digits) - F.length(significant))
-    return F.when(significant == "", F.lit(0)).otherwise(F.greatest(places, F.lit(0)))
-
-
-def is_positive_text(column: Column) -> Column:
-    """True where number text is above zero, however small (a parse could round it to 0)."""
-    digits = F.regexp_replace(F.regexp_extract(column, r"^[+-]?([0-9.]*)", 1), "[0.]", "")
-    return ~column.startswith("-") & (digits != "")
-
-
 def parse_timestamp(column: Column) -> Column:
     """Parse ISO-8601 text to a UTC timestamp; null where it does not parse.
 
     ``Z`` and offsets such as ``+02:00`` are converted to UTC; text without an offset
-    is read as UTC because the session time zone is always UTC. ``10:00Z`` (minutes and
-    a zone, no seconds) is read as ``10:00:00Z``.
+    is read as UTC because the session time zone is always UTC.
     """
-    with_seconds = F.regexp_replace(column, MINUTES_WITH_ZONE, "$1:00$2")
-    return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(with_seconds))
+    return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(column))
 
 
 def utc_literal(moment: datetime | date) -> Column:
@@ -171,14 +140,11 @@ def utc_literal(moment: datetime | date) -> Column:
 
 
 def _amount_columns(field: str) -> list[Column]:
-    """Stage columns of a price or quantity: is its text a number, its wide value, its sign
-    and the decimals it needs (the last two from the text: the wide value is rounded)."""
+    """Stage columns of a price or quantity: is its text a number, its exact wide value."""
     text = F.col(f"_{field}_text")
     return [
         is_number_text(text).alias(f"_{field}_is_number"),
         parse_decimal(text).alias(f"_{field}_wide"),
-        is_positive_text(text).alias(f"_{field}_positive"),
-        decimal_places(text).alias(f"_{field}_places"),
     ]
 
 
@@ -189,9 +155,9 @@ def _amount_rules(
     text, number = F.col(f"_{field}_text"), F.col(f"_{field}_is_number")
     wide = F.col(f"_{field}_wide")
     above_max = wide >= F.lit(max_value) if max_exclusive else wide > F.lit(max_value)
-    out_of_range = number & (wide.isNull() | ~F.col(f"_{field}_positive") | above_max)
+    out_of_range = number & (wide.isNull() | (wide <= 0) | above_max)
     # Rounding money silently is never acceptable: more than 8 decimals is a reject.
-    too_precise = ~out_of_range & (F.col(f"_{field}_places") > MONEY.scale)
+    too_precise = ~out_of_range & (wide != wide.try_cast(MONEY))
     rules = [
         (f"{field}_missing", text.isNull()),
         (f"{field}_not_numeric", ~number),
