@@ -39,7 +39,8 @@ test-athena: setup
 	$(PY) -m pytest tests/athena -m athena
 
 # Fault injection (SIGKILL), concurrency, fuzzing, a bad-input corpus, a standalone
-# cluster, resource bounds. TRADELAKE_RELIABILITY_SCALE=N multiplies trials and examples.
+# cluster, resource bounds. The full profile by default; CI runs
+# TRADELAKE_RELIABILITY_PROFILE=ci. TRADELAKE_RELIABILITY_SCALE=N multiplies trials and examples.
 test-reliability: setup
 	$(PY) -m pytest tests/reliability -m reliability
 

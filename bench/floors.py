@@ -27,7 +27,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from tradelake import io
 from tradelake.config import load_settings
 from tradelake.contract import MONEY, clean_text, parse_decimal, parse_timestamp
-from tradelake.ingest.job import day_uri
+from tradelake.io import day_uri
 from tradelake.session import build_session
 
 # The generator's columns; the raw schema says every one of them is text.

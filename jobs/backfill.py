@@ -16,7 +16,7 @@ from types import ModuleType
 from tradelake.backfill import JOBS, plan_dates, run_backfill
 from tradelake.config import load_settings
 from tradelake.errors import TradelakeError
-from tradelake.runtime import Run, configure_logging, iso_date, run_job
+from tradelake.runtime import Run, add_settings_argument, configure_logging, iso_date, run_job
 from tradelake.session import build_session
 
 
@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="skip dates already published from this input"
     )
     result.add_argument("--database", help="namespace of the tables (TRADELAKE_DATABASE)")
+    add_settings_argument(result)
     return result
 
 
@@ -50,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     job_flags = [*unknown, *job_flags]
 
     def body(run: Run) -> None:
-        settings = load_settings(database=args.database)
+        settings = load_settings(args.tradelake_settings, database=args.database)
         dates = plan_dates(args.start, args.end, settings, args.concurrency)
         spark = build_session(settings, f"tradelake-backfill-{args.job}")
         job = load_job(args.job)
         extra = ["--database", args.database] if args.database else []
+        if args.tradelake_settings:
+            extra += ["--tradelake-settings", args.tradelake_settings]
 
         def run_date(day: date) -> int:
             return int(job.main(["--date", day.isoformat(), *extra, *job_flags]))

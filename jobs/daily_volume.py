@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 
 from tradelake.config import load_settings
-from tradelake.deploy import apply_settings_argument
 from tradelake.gold.checks import DAILY_VOLUME_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import daily_volume
@@ -23,9 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_job_args(job_parser("daily_volume", __doc__ or ""), argv)
 
     def body(run: Run) -> None:
-        # On AWS Glue, configuration arrives as a job argument, not environment variables.
-        apply_settings_argument(sys.argv[1:] if argv is None else argv)
-        settings = load_settings(database=args.database)
+        settings = load_settings(args.tradelake_settings, database=args.database)
         spark = build_session(settings, "tradelake-daily-volume")
         observe(
             run,

@@ -8,9 +8,8 @@ from __future__ import annotations
 import sys
 
 from tradelake.config import load_settings
-from tradelake.deploy import apply_settings_argument
-from tradelake.ingest.job import day_uri as ingest_day_uri
 from tradelake.ingest.job import run_ingest
+from tradelake.io import day_uri as landing_day_uri
 from tradelake.lineage import raw_dataset
 from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
@@ -28,16 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_job_args(parser, argv)
 
     def body(run: Run) -> None:
-        # On AWS Glue, configuration arrives as a job argument, not environment variables.
-        apply_settings_argument(sys.argv[1:] if argv is None else argv)
         quality = (
             {"max_reject_ratio": args.max_reject_ratio}
             if args.max_reject_ratio is not None
             else None
         )
-        settings = load_settings(raw_uri=args.raw_uri, database=args.database, quality=quality)
+        settings = load_settings(
+            args.tradelake_settings, raw_uri=args.raw_uri, database=args.database, quality=quality
+        )
         spark = build_session(settings, "tradelake-ingest")
-        day_uri = ingest_day_uri(settings, run.day)
+        day_uri = landing_day_uri(settings, run.day)
         observe(
             run,
             spark,

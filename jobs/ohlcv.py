@@ -10,7 +10,6 @@ import sys
 from pyspark.sql import DataFrame
 
 from tradelake.config import load_settings
-from tradelake.deploy import apply_settings_argument
 from tradelake.gold.checks import OHLCV_COLUMNS
 from tradelake.gold.job import run_gold
 from tradelake.gold.transform import FILL_MODES, fill_forward, interval_seconds, ohlcv_bars
@@ -38,11 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_job_args(parser, argv)
 
     def body(run: Run) -> None:
-        # On AWS Glue, configuration arrives as a job argument, not environment variables.
-        apply_settings_argument(sys.argv[1:] if argv is None else argv)
         seconds = interval_seconds(args.interval)
         run.summary.update(interval=args.interval, fill=args.fill)
-        settings = load_settings(database=args.database)
+        settings = load_settings(args.tradelake_settings, database=args.database)
         spark = build_session(settings, "tradelake-ohlcv")
         spec = ohlcv_spec(args.interval)
         observe(

@@ -29,8 +29,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -38,6 +36,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from tradelake import aws
 from tradelake.config import Settings, load_settings
 from tradelake.errors import ConfigError, TradelakeError
 
@@ -365,19 +364,8 @@ def athena_client(settings: Settings, *, max_attempts: int = MAX_ATTEMPTS) -> At
     Raises:
         ConfigError: no region is configured.
     """
-    if not settings.aws_region:
-        raise ConfigError(
-            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the "
-            "Athena workgroup"
-        )
-    # A session of its own: boto3's default session caches the credentials it found first.
-    client: AthenaClient = boto3.session.Session().client(
-        "athena",
-        endpoint_url=settings.athena_endpoint,
-        region_name=settings.aws_region,
-        config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
-    )
-    return client
+    athena: AthenaClient = aws.client("athena", settings, max_attempts=max_attempts)
+    return athena
 
 
 def start_query(

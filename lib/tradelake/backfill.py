@@ -20,7 +20,6 @@ from pyspark.sql import SparkSession
 from tradelake import io
 from tradelake.config import Settings
 from tradelake.errors import ConfigError, NoInputError, StorageError
-from tradelake.ingest.job import day_uri
 from tradelake.runs import ingest_published, latest_published_run
 
 log = logging.getLogger("tradelake.backfill")
@@ -55,7 +54,7 @@ def input_fingerprint(spark: SparkSession, settings: Settings, job: str, day: da
     """What the job would read for ``day``, as a fingerprint; None when there is nothing."""
     if job == "ingest":
         try:
-            return io.list_day(spark, day_uri(settings, day)).fingerprint()
+            return io.list_day(spark, io.day_uri(settings, day)).fingerprint()
         except (NoInputError, StorageError):
             return None
     return ingest_published(spark, settings, day)

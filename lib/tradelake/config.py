@@ -1,12 +1,18 @@
-"""Settings: ``conf/<env>.toml`` < ``TRADELAKE_*`` environment variables < CLI flags.
+"""Settings: ``conf/<env>.toml`` < ``TRADELAKE_*`` environment variables <
+``--tradelake-settings`` < CLI flags.
 
 Validated once into a frozen model. Local and AWS runs differ only in these values.
+``--tradelake-settings '<json>'`` is a job argument carrying settings as a JSON object: an
+AWS Glue job gets arguments, never environment variables, so ``python -m tradelake.deploy``
+ships the deploying machine's configuration that way (``settings_argument``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -28,15 +34,26 @@ _URI_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # DECIMAL(18,8) holds at most 10 integer digits.
 _DECIMAL_18_8_LIMIT = Decimal("10000000000")
-# Quality checks of the ingest gate, by name (severities in quality.DEFAULT_SEVERITY).
-INGEST_CHECKS = (
-    "record_count",
-    "trade_id_unique",
-    "required_not_null",
-    "reject_ratio",
-    "freshness",
-    "volume_anomaly",
+# Tables a retention policy may name; "ohlcv" covers every ohlcv_<interval> table.
+RETENTION_TABLES = (
+    "trades",
+    "trades_rejected",
+    "daily_volume",
+    "ohlcv",
+    "job_runs",
+    "quality_results",
 )
+# The ingest's quality checks, by name, with their default severity (error blocks
+# publishing; warn is reported). quality.severity overrides them per check.
+DEFAULT_INGEST_SEVERITY: dict[str, Severity] = {
+    "record_count": "error",
+    "trade_id_unique": "error",
+    "required_not_null": "error",
+    "reject_ratio": "error",
+    "freshness": "warn",
+    "volume_anomaly": "warn",
+    "unreadable_files": "warn",
+}
 
 
 class ContractSettings(BaseModel):
@@ -69,15 +86,16 @@ class QualitySettings(BaseModel):
     volume_anomaly_days: int = Field(default=14, ge=1)
     volume_anomaly_min_days: int = Field(default=3, ge=1)
     volume_anomaly_tolerance: float = Field(default=0.5, gt=0.0)
-    # Per-check severity overrides, e.g. {"freshness": "error"}; see quality.DEFAULT_SEVERITY.
+    # Per-check severity overrides, e.g. {"freshness": "error"}; see DEFAULT_INGEST_SEVERITY.
     severity: dict[str, Severity] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_checks(self) -> QualitySettings:
-        unknown = sorted(set(self.severity) - set(INGEST_CHECKS))
+        unknown = sorted(set(self.severity) - set(DEFAULT_INGEST_SEVERITY))
         if unknown:
             raise ValueError(
-                f"quality.severity names unknown checks {unknown}; known: {list(INGEST_CHECKS)}"
+                f"quality.severity names unknown checks {unknown}; known: "
+                f"{list(DEFAULT_INGEST_SEVERITY)}"
             )
         return self
 
@@ -97,24 +115,27 @@ class MaintenanceSettings(BaseModel):
     snapshots_to_keep: int = Field(default=5, ge=1)
     # Files younger than this are never orphan candidates: a running job may own them.
     orphan_min_age_hours: float = Field(default=72.0, gt=0.0)
-    # Days of data kept per table; "ohlcv" covers every ohlcv_<interval> table.
-    retention_days: dict[str, int] = Field(
-        default_factory=lambda: {
-            "trades": 90,
-            "trades_rejected": 180,
-            "daily_volume": 730,
-            "ohlcv": 730,
-            "job_runs": 730,
-            "quality_results": 730,
-        }
-    )
-    raw_retention_days: int = Field(default=30, ge=1)
+    # Days of data kept per table ("ohlcv" covers every ohlcv_<interval> table). Empty by
+    # default: deleting curated rows is a policy someone configures, never a default.
+    retention_days: dict[str, int] = Field(default_factory=dict)
+    # Days of raw landing folders kept; None (the default) keeps them all. A day whose raw
+    # files are gone can no longer be re-ingested or backfilled.
+    raw_retention_days: int | None = Field(default=None, ge=1)
+    # A retention run that would delete more than this share of a table's rows refuses
+    # (exit 2) unless --force: a wrong policy or clock must not empty a table.
+    max_retention_share: float = Field(default=0.5, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _positive_retention(self) -> MaintenanceSettings:
         bad = {name: days for name, days in self.retention_days.items() if days < 1}
         if bad:
             raise ValueError(f"maintenance.retention_days must be >= 1 day, got {bad}")
+        unknown = sorted(set(self.retention_days) - set(RETENTION_TABLES))
+        if unknown:
+            raise ValueError(
+                f"maintenance.retention_days names unknown tables {unknown}; known: "
+                f"{list(RETENTION_TABLES)}"
+            )
         return self
 
     def retention_for(self, table: str) -> int | None:
@@ -303,8 +324,53 @@ def profile_path() -> Path:
     return conf_dir() / f"{os.environ.get('TRADELAKE_ENV', 'local')}.toml"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Load settings, CLI overrides winning over environment and profile.
+SETTINGS_ARGUMENT = "--tradelake-settings"
+# Never shipped in the argument: the profile name would make a job look for conf/<env>.toml
+# (its values are folded into the argument already), and the Glue job definition is of no
+# use to a running job.
+NOT_SHIPPED = frozenset({"env", "glue_jobs"})
+
+
+def settings_argument(settings: Settings) -> str:
+    """The ``--tradelake-settings`` value of ``settings``: what differs from the defaults."""
+    values = settings.model_dump(mode="json", exclude_defaults=True, exclude=set(NOT_SHIPPED))
+    return json.dumps(values, sort_keys=True, separators=(",", ":"))
+
+
+def parse_settings_argument(text: str | None) -> dict[str, Any]:
+    """The settings a ``--tradelake-settings`` value carries (empty without one).
+
+    Raises:
+        ConfigError: the value is not a JSON object of known settings.
+    """
+    if text is None:
+        return {}
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{SETTINGS_ARGUMENT} is not valid JSON: {err}") from err
+    if not isinstance(values, dict):
+        raise ConfigError(f"{SETTINGS_ARGUMENT} must be a JSON object, got {text[:80]!r}")
+    unknown = sorted(set(values) - (set(Settings.model_fields) - NOT_SHIPPED))
+    if unknown:
+        raise ConfigError(f"{SETTINGS_ARGUMENT} names unknown settings {unknown}")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` laid over it, nested settings merged key by key."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(shipped: str | None = None, **overrides: Any) -> Settings:
+    """Load settings: profile < environment < ``shipped`` (a ``--tradelake-settings``
+    value) < ``overrides`` (CLI flags; None means "not given").
 
     Raises:
         ConfigError: the profile is missing or a value is invalid; the message names it.
@@ -316,8 +382,10 @@ def load_settings(**overrides: Any) -> Settings:
             f"TRADELAKE_ENV={env_name} but {profile} does not exist; "
             "create it or set TRADELAKE_CONF_DIR"
         )
+    flags = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+        # Init values win over the environment and the profile, nested ones key by key.
+        return Settings(**_merged(parse_settings_argument(shipped), flags))
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"

@@ -8,6 +8,7 @@ never an exception. No Python UDFs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -89,8 +90,19 @@ SYMBOL_PATTERN = r"^[A-Z0-9_-]+$"
 SIDES = ("buy", "sell")
 # Plain decimal or scientific notation; NaN, Infinity, hex and thousands separators are not.
 NUMBER_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+# The parts of number text: sign, whole digits, fraction digits, exponent.
+NUMBER_PARTS = r"^([+-]?)([0-9]*)[.]?([0-9]*)(?:[eE]([+-]?[0-9]+))?$"
+# Plain number text this short has at most 18 decimals and 19 digits: one DECIMAL(38,18)
+# cast reads it exactly.
+_SHORT_PLAIN = 19
+# Integer digits DECIMAL(38,18) holds; a value with more is too large for any bound.
+_MAX_POINT = WIDE_DECIMAL.precision - WIDE_DECIMAL.scale
+# Exponents beyond this only say "astronomically large" or "small" (keeps arithmetic safe).
+_EXPONENT_CLAMP = 1_000_000_000
 # A timestamp needs a date and a time of day; a bare date is not an instant.
 TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+# Hours and minutes with a zone, which Spark's parser refuses without the seconds.
+MINUTES_WITH_ZONE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})$"
 
 # What every raw reader produces: contract fields as text, plus provenance.
 RAW_SCHEMA = StructType(
@@ -117,7 +129,11 @@ def is_number_text(column: Column) -> Column:
 
 
 def parse_decimal(column: Column) -> Column:
-    """Parse number text exactly into DECIMAL(38,18); null if not a number or too large."""
+    """Parse number text into DECIMAL(38,18); null if not a number or too large.
+
+    Exact only for text of at most 18 decimals; ``amount_columns`` decides exactness
+    from the text itself.
+    """
     return F.when(is_number_text(column), column.try_cast(WIDE_DECIMAL))
 
 
@@ -125,9 +141,17 @@ def parse_timestamp(column: Column) -> Column:
     """Parse ISO-8601 text to a UTC timestamp; null where it does not parse.
 
     ``Z`` and offsets such as ``+02:00`` are converted to UTC; text without an offset
-    is read as UTC because the session time zone is always UTC.
+    is read as UTC because the session time zone is always UTC. ``10:00Z`` (hours and
+    minutes with a zone, no seconds) is read as ``10:00:00Z``.
     """
-    return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(column))
+    # Only the two lengths of that form are rewritten: no regex runs for the others.
+    minutes_with_zone = F.length(column).isin(
+        len("2025-01-15T10:00Z"), len("2025-01-15T10:00+02:00")
+    )
+    with_seconds = F.when(
+        minutes_with_zone, F.regexp_replace(column, MINUTES_WITH_ZONE, "$1:00$2")
+    ).otherwise(column)
+    return F.when(column.rlike(TIMESTAMP_SHAPE), F.try_to_timestamp(with_seconds))
 
 
 def utc_literal(moment: datetime | date) -> Column:
@@ -139,32 +163,123 @@ def utc_literal(moment: datetime | date) -> Column:
     return F.to_timestamp(F.lit(text))
 
 
-def _amount_columns(field: str) -> list[Column]:
-    """Stage columns of a price or quantity: is its text a number, its exact wide value."""
+@dataclass(frozen=True)
+class ExactNumber:
+    """Native column expressions for the exact value of number text (see ``exact_number``)."""
+
+    # The value truncated toward zero at 18 decimals; null when 1e20 or more.
+    truncated: Column
+    # Whether the exact value is above zero (however small: truncation may give 0).
+    positive: Column
+    # Decimals the exact value needs; trailing zeros do not count (1.50 needs 1).
+    places: Column
+
+
+def exact_number(text: Column) -> ExactNumber:
+    """Read the exact decimal value of number text, whatever its length or exponent.
+
+    A DECIMAL cast rounds text beyond its scale (``1.0000000000000000001`` becomes 1)
+    and an exponent can move any digit anywhere, so sign, digits and exponent are taken
+    apart with ``NUMBER_PARTS`` and the value is rebuilt as plain text before the cast.
+    Meaningful only where ``is_number_text`` holds.
+    """
+    sign = F.regexp_extract(text, NUMBER_PARTS, 1)
+    whole = F.regexp_extract(text, NUMBER_PARTS, 2)
+    fraction = F.regexp_extract(text, NUMBER_PARTS, 3)
+    exponent_text = F.regexp_extract(text, NUMBER_PARTS, 4)
+    # An exponent too long for a BIGINT only says "astronomically large" or "small".
+    exponent = F.coalesce(
+        exponent_text.try_cast("bigint"),
+        F.when(exponent_text == "", F.lit(0)),
+        F.when(exponent_text.startswith("-"), F.lit(-_EXPONENT_CLAMP)).otherwise(
+            F.lit(_EXPONENT_CLAMP)
+        ),
+    )
+    exponent = F.least(F.greatest(exponent, F.lit(-_EXPONENT_CLAMP)), F.lit(_EXPONENT_CLAMP))
+    digits = F.concat(whole, fraction)
+    significant = F.ltrim(digits, F.lit("0"))  # leading zeros carry no value
+    # The value is 0.<significant> x 10^point.
+    point = F.length(whole) + exponent - (F.length(digits) - F.length(significant))
+    integer_part = F.when(point <= 0, F.lit("0")).otherwise(
+        F.rpad(F.substring(significant, 1, _MAX_POINT), point.cast("int"), "0")
+    )
+    fraction_part = F.when(
+        point >= 0,
+        F.substring(significant, point.cast("int") + 1, WIDE_DECIMAL.scale),
+    ).otherwise(
+        F.substring(
+            F.concat(F.repeat(F.lit("0"), (-point).cast("int")), significant),
+            1,
+            WIDE_DECIMAL.scale,
+        )
+    )
+    plain = F.concat(sign, integer_part, F.lit("."), F.rpad(fraction_part, WIDE_DECIMAL.scale, "0"))
+    truncated = (
+        F.when(significant == "", F.lit(0).cast(WIDE_DECIMAL))
+        .when((point <= _MAX_POINT) & (point >= -WIDE_DECIMAL.scale), plain.try_cast(WIDE_DECIMAL))
+        .when(point < -WIDE_DECIMAL.scale, F.lit(0).cast(WIDE_DECIMAL))
+    )
+    kept = F.rtrim(significant, F.lit("0"))  # trailing zeros carry no decimals
+    places = F.when(kept == "", F.lit(0)).otherwise(F.greatest(F.length(kept) - point, F.lit(0)))
+    return ExactNumber(
+        truncated=truncated,
+        positive=(sign != "-") & (significant != ""),
+        places=places,
+    )
+
+
+def amount_columns(field: str) -> list[Column]:
+    """Stage columns of a price or quantity, from its trimmed text ``_<field>_text``.
+
+    ``_<field>_is_number``; ``_<field>_value`` (the exact value truncated at 18
+    decimals, null when 1e20 or more); ``_<field>_positive``; ``_<field>_places`` (the
+    decimals the exact value needs, capped at 19: only "more than 8" and "more than 18"
+    matter). Short plain text (most prices) is read with one DECIMAL cast, which is exact
+    for it; longer text and exponents are taken apart by ``exact_number``.
+    """
     text = F.col(f"_{field}_text")
+    number = F.col(f"_{field}_is_number")
+    # At most 19 characters without an exponent: at most 18 decimals and 19 digits,
+    # which DECIMAL(38,18) holds exactly.
+    short_plain = (F.length(text) <= _SHORT_PLAIN) & ~text.contains("e") & ~text.contains("E")
+    short = text.try_cast(WIDE_DECIMAL)
+    exact = exact_number(text)
+    money_places = F.when(short != short.try_cast(MONEY), F.lit(MONEY.scale + 1)).otherwise(0)
     return [
-        is_number_text(text).alias(f"_{field}_is_number"),
-        parse_decimal(text).alias(f"_{field}_wide"),
+        F.when(number & short_plain, short).when(number, exact.truncated).alias(f"_{field}_value"),
+        F.when(number & short_plain, short > 0)
+        .when(number, exact.positive)
+        .alias(f"_{field}_positive"),
+        F.when(number & short_plain, money_places)
+        .when(number, F.least(exact.places, F.lit(WIDE_DECIMAL.scale + 1)))
+        .alias(f"_{field}_places"),
     ]
 
 
 def _amount_rules(
     field: str, max_value: Decimal, max_exclusive: bool
 ) -> tuple[Column, list[tuple[str, Column]]]:
-    """Parsed DECIMAL(18,8) value of a price or quantity and its (reason, broken) pairs."""
+    """Parsed DECIMAL(18,8) value of a price or quantity and its (reason, broken) pairs.
+
+    Range is decided on the exact value: truncation at 18 decimals keeps every
+    comparison with a bound of at most 18 decimals exact, except "equal to the bound",
+    which only holds when nothing was cut off.
+    """
     text, number = F.col(f"_{field}_text"), F.col(f"_{field}_is_number")
-    wide = F.col(f"_{field}_wide")
-    above_max = wide >= F.lit(max_value) if max_exclusive else wide > F.lit(max_value)
-    out_of_range = number & (wide.isNull() | (wide <= 0) | above_max)
+    value, places = F.col(f"_{field}_value"), F.col(f"_{field}_places")
+    bound = F.lit(max_value)
+    cut_off = places > WIDE_DECIMAL.scale
+    above_max = value >= bound if max_exclusive else (value > bound) | ((value == bound) & cut_off)
+    out_of_range = number & (value.isNull() | ~F.col(f"_{field}_positive") | above_max)
     # Rounding money silently is never acceptable: more than 8 decimals is a reject.
-    too_precise = ~out_of_range & (wide != wide.try_cast(MONEY))
+    too_precise = ~out_of_range & (places > MONEY.scale)
     rules = [
         (f"{field}_missing", text.isNull()),
         (f"{field}_not_numeric", ~number),
         (f"{field}_out_of_range", out_of_range),
         (f"{field}_too_precise", too_precise),
     ]
-    return wide.try_cast(MONEY), rules
+    return value.try_cast(MONEY), rules
 
 
 def reasons_array(rules: list[tuple[str, Column]]) -> Column:
@@ -206,11 +321,16 @@ def validate_trades(
         clean_text(F.col("account_id")).alias("account_id"),
         F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
     )
-    parsed = texts.select(
+    shapes = texts.select(
+        "*",
+        is_number_text(F.col("_price_text")).alias("_price_is_number"),
+        is_number_text(F.col("_quantity_text")).alias("_quantity_is_number"),
+    )
+    parsed = shapes.select(
         "*",
         parse_timestamp(F.col("_timestamp_text")).alias("traded_at"),
-        *_amount_columns("price"),
-        *_amount_columns("quantity"),
+        *amount_columns("price"),
+        *amount_columns("quantity"),
     )
     price, price_rules = _amount_rules("price", contract.max_price, max_exclusive=True)
     quantity, quantity_rules = _amount_rules("quantity", contract.max_quantity, max_exclusive=False)

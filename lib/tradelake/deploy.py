@@ -7,8 +7,8 @@ Builds the package wheel, uploads it and the job scripts to
 
 Glue passes no environment variables to a job, so the settings the jobs need at run
 time travel as the job argument ``--tradelake-settings`` (every value that differs from
-the defaults, as JSON); ``apply_settings_argument`` turns it back into ``TRADELAKE_*``
-variables before the job loads its settings.
+the defaults, as JSON; ``config.settings_argument``), a settings source of its own that
+every job reads (``config.load_settings``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -24,13 +23,14 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tradelake.config import Settings, load_settings
+from tradelake import aws
+from tradelake.config import SETTINGS_ARGUMENT, Settings, load_settings, settings_argument
 from tradelake.errors import ConfigError, TradelakeError
 from tradelake.runtime import configure_logging, iso_date
 from tradelake.session import spark_conf
@@ -41,13 +41,6 @@ JOBS = ("ingest", "daily_volume", "ohlcv", "compact")
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JOBS_DIR = REPO / "jobs"
 DIST_DIR = REPO / "build" / "dist"
-SETTINGS_ARGUMENT = "--tradelake-settings"
-# Deploy-time only: the profile name would make the job look for conf/<env>.toml, which
-# is not shipped (its values are already folded into the argument), and the Glue job
-# definition itself is of no use to a running job.
-_NOT_SHIPPED = frozenset({"env", "glue_jobs"})
-# Settings fields read from a standard AWS variable rather than TRADELAKE_<FIELD>.
-_ENV_NAMES = {"aws_region": "AWS_REGION"}
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/\S+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -148,51 +141,6 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def settings_argument(settings: Settings) -> str:
-    """The ``--tradelake-settings`` value: every setting that differs from its default."""
-    values = settings.model_dump(mode="json", exclude_defaults=True, exclude=set(_NOT_SHIPPED))
-    return json.dumps(values, sort_keys=True, separators=(",", ":"))
-
-
-def apply_settings_argument(argv: Sequence[str]) -> None:
-    """Export ``--tradelake-settings <json>`` from ``argv`` as ``TRADELAKE_*`` variables.
-
-    A job calls this before loading its settings, so a Glue job (which gets arguments,
-    never environment variables) sees the configuration it was deployed with. The
-    argument wins over variables already set. Nested settings become one JSON value each
-    (``TRADELAKE_QUALITY='{"max_reject_ratio": 0.2}'``); ``aws_region`` sets
-    ``AWS_REGION``. Without the argument nothing changes.
-
-    Raises:
-        ConfigError: the value is not a JSON object of known settings.
-    """
-    raw: str | None = None
-    for index, arg in enumerate(argv):
-        if arg == SETTINGS_ARGUMENT:
-            if index + 1 >= len(argv):
-                raise ConfigError(f"{SETTINGS_ARGUMENT} needs a JSON object value")
-            raw = argv[index + 1]
-        elif arg.startswith(f"{SETTINGS_ARGUMENT}="):
-            raw = arg.partition("=")[2]
-    if raw is None:
-        return
-    try:
-        values = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{SETTINGS_ARGUMENT} is not valid JSON: {err}") from err
-    if not isinstance(values, dict):
-        raise ConfigError(f"{SETTINGS_ARGUMENT} must be a JSON object, got {raw[:80]!r}")
-    known = set(Settings.model_fields) - _NOT_SHIPPED
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{SETTINGS_ARGUMENT} names unknown settings {unknown}")
-    for name, value in values.items():
-        if value is None:
-            continue
-        env_name = _ENV_NAMES.get(name, f"TRADELAKE_{name.upper()}")
-        os.environ[env_name] = value if isinstance(value, str) else json.dumps(value)
-
-
 def glue_conf_argument(conf: Mapping[str, str]) -> str:
     """Spark properties as Glue's single ``--conf`` value: ``k=v --conf k=v …``.
 
@@ -285,17 +233,7 @@ def build_wheel(repo: Path, out_dir: Path) -> Path:
 
 def aws_clients(settings: Settings) -> tuple[Any, Any]:
     """The S3 and Glue clients, on the configured endpoints, with bounded retries."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 5, "mode": "standard"})
-    s3 = boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint, region_name=settings.aws_region, config=config
-    )
-    glue = boto3.client(
-        "glue", endpoint_url=settings.glue_endpoint, region_name=settings.aws_region, config=config
-    )
-    return s3, glue
+    return aws.client("s3", settings), aws.client("glue", settings)
 
 
 def check_bucket(s3: Any, target: Target) -> None:

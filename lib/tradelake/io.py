@@ -1,4 +1,4 @@
-"""Reading raw landing files and writing tables: the only module that touches storage.
+"""The raw landing layout, and reading its files: a day's folder, listed and parsed.
 
 Raw files are listed through Hadoop's FileSystem (any scheme Spark can read), and read
 with an explicit all-string contract schema: schemas are never inferred. JSON Lines are
@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import reduce
 from typing import Any
 from urllib.parse import unquote
@@ -33,6 +34,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from tradelake.config import Settings
 from tradelake.contract import RAW_SCHEMA, READ_FIELDS, clean_text
 from tradelake.errors import NoInputError, StorageError
 from tradelake.runtime import describe_error
@@ -86,6 +88,11 @@ class UnreadableFile:
 
     path: str
     error: str
+
+
+def day_uri(settings: Settings, day: date) -> str:
+    """Landing folder of one day: ``<raw root>/trades/date=YYYY-MM-DD``."""
+    return f"{settings.raw_root}/trades/date={day.isoformat()}"
 
 
 def file_kind(name: str) -> str:
@@ -224,23 +231,73 @@ def _text_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
-def _json_records(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """JSON Lines as raw rows: one row per non-blank line, fields taken from a VARIANT."""
-    variant = F.expr("try_parse_json(value)")
-    keys = F.map_keys(F.try_variant_get(variant, "$", "map<string,variant>"))
-    lines = _text_lines(spark, paths).select(
-        "source_file", "value", variant.alias("v"), keys.alias("keys")
+# Every bare JSON number wrapped in quotes, strings left as they are: each match is the
+# text up to the next number outside a string (strings consumed whole, escapes included),
+# then the number; \G chains the matches, so a digit inside a string never starts one.
+# Possessive quantifiers keep a 10 MB line from exhausting the regex engine's stack.
+_BARE_NUMBERS = r'\G((?:[^"0-9-]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+)(-?[0-9][0-9.eE+-]*+)'
+
+
+def json_records(lines: DataFrame) -> DataFrame:
+    """JSON Lines as raw rows (``RAW_SCHEMA``): one row per line, fields taken from a VARIANT.
+
+    Input: ``source_file``, ``value`` (one non-blank line each). A line is a record when
+    it holds exactly one JSON object and nothing else; anything else (not JSON, an array,
+    a bare value, two objects, an object followed by other text, a repeated name) is
+    malformed. Field values are their exact text: a JSON string's content, or a JSON
+    number as written, however many digits or whatever exponent it has.
+    """
+    # Spark's JSON parser stops after the first value of its input and ignores the rest.
+    # Inside an array, text after the object is a syntax error instead; a line whose own
+    # "]" would close that array early is parsed a second time inside an object.
+    wrapped = F.try_parse_json(F.concat(F.lit("["), F.col("value"), F.lit("]")))
+    parsed = lines.select("source_file", "value", wrapped.alias("_wrapped"))
+    first = F.col("_wrapped")
+    # A VARIANT holds a number exactly as DECIMAL up to 38 digits; beyond that, or with an
+    # exponent, it falls back to a double. Those lines are read again with every number
+    # quoted, so their fields keep the text as written.
+    doubles = [
+        F.schema_of_variant(F.try_variant_get(first, f"$[0].{name}", "variant")) == "DOUBLE"
+        for name in READ_FIELDS
+    ]
+    objects = parsed.select(
+        "source_file",
+        "value",
+        "_wrapped",
+        F.map_keys(F.try_variant_get(first, "$[0]", "map<string,variant>")).alias("keys"),
+        F.coalesce(reduce(Column.__or__, doubles), F.lit(False)).alias("_has_double"),
     )
-    return lines.select(
+    quoted = F.regexp_replace(F.col("value"), _BARE_NUMBERS, '$1"$2"')
+    objects = objects.withColumn("_exact", F.when(F.col("_has_double"), F.try_parse_json(quoted)))
+    single_object = (
+        F.col("keys").isNotNull()
+        & F.try_variant_get(F.col("_wrapped"), "$[1]", "variant").isNull()
+        & (
+            ~F.col("value").contains("]")
+            | F.try_parse_json(F.concat(F.lit('{"v":'), F.col("value"), F.lit("}"))).isNotNull()
+        )
+    )
+
+    def text(name: str) -> Column:
+        return F.when(
+            F.col("_has_double"), F.try_variant_get(F.col("_exact"), f"$.{name}", "string")
+        ).otherwise(F.try_variant_get(F.col("_wrapped"), f"$[0].{name}", "string"))
+
+    records = objects.select("*", single_object.alias("_single_object"))
+    return records.select(
         "source_file",
         F.col("value").alias("record"),
-        # Not JSON, or JSON that is not an object (an array, a bare number).
-        F.col("keys").isNull().alias("malformed"),
-        *[F.try_variant_get(F.col("v"), f"$.{name}", "string").alias(name) for name in READ_FIELDS],
-        F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in READ_FIELDS])).alias(
-            "extra_fields"
-        ),
+        (~F.col("_single_object")).alias("malformed"),
+        *[text(name).alias(name) for name in READ_FIELDS],
+        F.when(
+            F.col("_single_object"),
+            F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in READ_FIELDS])),
+        ).alias("extra_fields"),
     )
+
+
+def _json_records(spark: SparkSession, paths: list[str]) -> DataFrame:
+    return json_records(_text_lines(spark, paths))
 
 
 def _header_names(header: str) -> list[str]:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 
+from tradelake import aws
 from tradelake.config import Settings
-from tradelake.errors import ConfigError
-from tradelake.tables import JOB_RUNS, TableSpec, tradelake_table_spec
+from tradelake.errors import ConfigError, ConservationError, StorageError
+from tradelake.tables import JOB_RUNS, TableSpec, current_snapshot_id, tradelake_table_spec
 
 log = logging.getLogger("tradelake.maintenance")
 
@@ -196,13 +197,71 @@ def rewrite_data_files(
         arguments += ["strategy => 'sort'", f"sort_order => '{','.join(spec.sort_order)}'"]
     if predicate:
         arguments.append(f'where => "{predicate}"')
+    table = settings.table(spec.name)
+    before = current_snapshot_id(spark, table)
     result = _call_row(spark, f"CALL lake.system.rewrite_data_files({', '.join(arguments)})")
+    verified = verify_rewrites(spark, table, before)
     return {
         "rewritten_files": int(result.get("rewritten_data_files_count", 0)),
         "added_files": int(result.get("added_data_files_count", 0)),
         "rewritten_bytes": int(result.get("rewritten_bytes_count", 0)),
         "failed_files": int(result.get("failed_data_files_count", 0)),
+        "verified_partitions": verified,
     }
+
+
+def rewrite_mismatches(entries: list[Row]) -> list[str]:
+    """Partitions of rewrite commits whose added rows differ from the rows they replaced.
+
+    ``entries``: one row per (snapshot_id, partition, status) with the summed
+    ``records`` of the data files the commit added (status 1) or deleted (status 2).
+    """
+    counts: dict[tuple[int, str], dict[int, int]] = {}
+    for entry in entries:
+        key = (int(entry["snapshot_id"]), str(entry["partition"]))
+        counts.setdefault(key, {})[int(entry["status"])] = int(entry["records"])
+    return [
+        f"snapshot {snapshot}, partition {partition}: {added.get(2, 0)} rows replaced by "
+        f"{added.get(1, 0)}"
+        for (snapshot, partition), added in sorted(counts.items())
+        if added.get(1, 0) != added.get(2, 0)
+    ]
+
+
+def verify_rewrites(spark: SparkSession, table: str, before: int | None) -> int:
+    """Check every rewrite committed after ``before`` kept each partition's row count.
+
+    Counted from manifest entries (metadata only): per partition, the rows of the files a
+    ``replace`` commit added equal the rows of the files it removed. Returns the number of
+    partitions checked.
+
+    Raises:
+        ConservationError: a rewrite changed a partition's row count (the message names
+            the snapshot to roll back to).
+    """
+    since = (
+        ""
+        if before is None
+        else f"AND committed_at > (SELECT committed_at FROM {table}.snapshots "
+        f"WHERE snapshot_id = {before})"
+    )
+    entries = spark.sql(
+        f"SELECT e.snapshot_id, CAST(e.data_file.partition AS STRING) AS partition, "
+        f"e.status, sum(e.data_file.record_count) AS records "
+        f"FROM {table}.all_entries e JOIN ("
+        f"SELECT snapshot_id FROM {table}.snapshots WHERE operation = 'replace' {since}) s "
+        f"ON e.snapshot_id = s.snapshot_id "
+        f"WHERE e.status IN (1, 2) AND e.data_file.content = 0 "
+        f"GROUP BY e.snapshot_id, CAST(e.data_file.partition AS STRING), e.status"
+    ).collect()
+    mismatches = rewrite_mismatches(entries)
+    if mismatches:
+        raise ConservationError(
+            f"{table}: compaction changed row counts ({'; '.join(mismatches[:5])}). Roll "
+            f"back with CALL lake.system.rollback_to_snapshot('{table.removeprefix('lake.')}'"
+            f", {before}) and report this with the run summary"
+        )
+    return len({(int(entry["snapshot_id"]), str(entry["partition"])) for entry in entries})
 
 
 def rewrite_manifests(
@@ -269,32 +328,95 @@ def remove_orphan_files(
     return {key: len(paths), "orphans": paths[:50]}
 
 
-def apply_retention(
-    spark: SparkSession, settings: Settings, spec: TableSpec, today: date, dry_run: bool
-) -> dict[str, Any]:
-    """Delete rows whose date column is older than the table's retention policy."""
+@dataclass(frozen=True)
+class RetentionPlan:
+    """What a table's retention policy would delete: rows per expired date, and the total."""
+
+    table: str
+    retention_days: int
+    cutoff: date
+    # (date, rows) of every date older than the cutoff, oldest first.
+    expired: list[tuple[date, int]]
+    total_rows: int
+
+    @property
+    def rows(self) -> int:
+        return sum(rows for _, rows in self.expired)
+
+    @property
+    def share(self) -> float:
+        """Share of the table's rows the plan deletes (0 for an empty table)."""
+        return self.rows / self.total_rows if self.total_rows else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "retention_days": self.retention_days,
+            "rows": self.rows,
+            "table_rows": self.total_rows,
+            "share": round(self.share, 6),
+            "dates": [{"date": day.isoformat(), "rows": rows} for day, rows in self.expired],
+        }
+
+
+def plan_retention(
+    spark: SparkSession, settings: Settings, spec: TableSpec, today: date
+) -> RetentionPlan | None:
+    """The rows ``spec``'s retention policy would delete today; None without a policy.
+
+    Partition-dated tables are counted from the ``.partitions`` metadata table; the run
+    history tables (partitioned by job) count their date column, a small scan.
+    """
     days = settings.maintenance.retention_for(spec.name)
     if days is None:
-        return {"skipped": "no retention policy"}
+        return None
     cutoff = today - timedelta(days=days)
     table = settings.table(spec.name)
-    condition = f"{spec.date_column} < DATE'{cutoff.isoformat()}'"
-    if spec.date_column == spec.partition_column:
-        # Whole partitions: counted from metadata, deleted as a metadata-only operation.
-        row = _one(
-            spark,
-            f"SELECT coalesce(sum(record_count), 0) AS n FROM {table}.partitions "
-            f"WHERE partition.{condition}",
-        )
-        rows = int(row["n"])
+    column = spec.date_column
+    if column == spec.partition_column:
+        source = f"SELECT partition.{column} AS day, record_count AS n FROM {table}.partitions"
     else:
-        rows = int(_one(spark, f"SELECT count(*) AS n FROM {table} WHERE {condition}")["n"])
-    result: dict[str, Any] = {"cutoff": cutoff.isoformat(), "retention_days": days}
+        source = f"SELECT {column} AS day, count(*) AS n FROM {table} GROUP BY {column}"
+    rows = spark.sql(f"SELECT day, sum(n) AS n FROM ({source}) GROUP BY day").collect()
+    by_day = {row["day"]: int(row["n"]) for row in rows}
+    expired = sorted((day, n) for day, n in by_day.items() if day is not None and day < cutoff)
+    return RetentionPlan(spec.name, days, cutoff, expired, sum(by_day.values()))
+
+
+def check_retention_share(plans: list[RetentionPlan], max_share: float, force: bool) -> None:
+    """Refuse a retention run that would delete more than ``max_share`` of a table.
+
+    Raises:
+        ConfigError: a plan exceeds the share and ``force`` is not set; nothing was deleted.
+    """
+    over = [plan for plan in plans if plan.share > max_share]
+    if over and not force:
+        described = ", ".join(
+            f"{plan.table}: {plan.rows} of {plan.total_rows} rows ({plan.share:.0%}, dates "
+            f"before {plan.cutoff})"
+            for plan in over
+        )
+        raise ConfigError(
+            f"retention would delete more than {max_share:.0%} of a table ({described}); "
+            "nothing was deleted. Check maintenance.retention_days "
+            "(TRADELAKE_MAINTENANCE__RETENTION_DAYS) and the clock, review the plan with "
+            "--dry-run, and rerun with --force if it is meant"
+        )
+
+
+def apply_retention(
+    spark: SparkSession, settings: Settings, spec: TableSpec, plan: RetentionPlan, dry_run: bool
+) -> dict[str, Any]:
+    """Delete the rows of ``plan`` (whole partitions where the table is partitioned by date)."""
+    result = plan.as_dict()
     if dry_run:
-        return {**result, "would_delete_rows": rows}
-    if rows:
-        spark.sql(f"DELETE FROM {table} WHERE {condition}")
-    return {**result, "deleted_rows": rows}
+        return {**result, "would_delete_rows": plan.rows}
+    if plan.rows:
+        spark.sql(
+            f"DELETE FROM {settings.table(spec.name)} "
+            f"WHERE {spec.date_column} < DATE'{plan.cutoff.isoformat()}'"
+        )
+    return {**result, "deleted_rows": plan.rows}
 
 
 @dataclass(frozen=True)
@@ -323,10 +445,12 @@ def expire_raw_files(
     under the raw root, and anything outside it, is never touched.
     """
     days = settings.maintenance.raw_retention_days
+    if days is None:
+        return {"skipped": "no raw retention configured (maintenance.raw_retention_days)"}
     cutoff = today - timedelta(days=days)
     root = settings.raw_root
     if root.startswith("s3://"):
-        removed = _expire_raw_s3(root, cutoff, dry_run, s3_client or _s3_client(settings))
+        removed = _expire_raw_s3(root, cutoff, dry_run, s3_client or aws.client("s3", settings))
     else:
         removed = _expire_raw_local(Path(root.removeprefix("file:")), cutoff, dry_run)
     key = "would_delete_files" if dry_run else "deleted_files"
@@ -356,12 +480,6 @@ def _expire_raw_local(root: Path, cutoff: date, dry_run: bool) -> list[RawDay]:
     return expired
 
 
-def _s3_client(settings: Settings) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=settings.s3_endpoint, region_name=settings.aws_region)
-
-
 def _expire_raw_s3(root: str, cutoff: date, dry_run: bool, client: Any) -> list[RawDay]:
     parsed = urlparse(root)
     bucket, prefix = parsed.netloc, parsed.path.strip("/")
@@ -383,8 +501,104 @@ def _expire_raw_s3(root: str, cutoff: date, dry_run: bool, client: Any) -> list[
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch})
             if response.get("Errors"):
-                raise RuntimeError(f"could not delete raw files: {response['Errors'][:5]}")
+                raise StorageError(
+                    f"could not delete raw files under s3://{bucket}/{trades_prefix}: "
+                    f"{response['Errors'][:5]}; check the role's s3:DeleteObject permission "
+                    "and rerun (deleting is idempotent)"
+                )
     return [RawDay(day.day, [f"s3://{bucket}/{key}" for key in day.files]) for day in expired]
+
+
+@dataclass(frozen=True)
+class MaintenanceRequest:
+    """What one maintenance run was asked to do (``jobs/compact.py``'s flags)."""
+
+    steps: list[str]
+    tables: list[str]
+    scope: PartitionScope
+    dry_run: bool
+    orphan_age_hours: float | None
+    force: bool
+
+
+def maintain(
+    spark: SparkSession,
+    settings: Settings,
+    summary: dict[str, Any],
+    request: MaintenanceRequest,
+    today: date,
+) -> None:
+    """Run the requested steps over the requested tables, filling the run summary.
+
+    Retention is planned for every table before any step runs, so a run the share guard
+    refuses changes nothing.
+
+    Raises:
+        ConfigError: a refused request (unknown table, unsafe orphan age, a retention that
+            would delete too much of a table without ``force``).
+        StorageError: some file groups could not be rewritten (the others were committed).
+    """
+    steps = request.steps or list(STEPS)
+    summary.update(dry_run=request.dry_run, steps=steps, tables={})
+    orphan_age = request.orphan_age_hours or settings.maintenance.orphan_min_age_hours
+    if "orphans" in steps:
+        check_orphan_age(orphan_age, orphan_age_floor_hours(spark, settings), request.force)
+    specs = resolve_tables(spark, settings, request.tables)
+    plans: dict[str, RetentionPlan] = {}
+    if "retention" in steps:
+        for spec in specs:
+            plan = plan_retention(spark, settings, spec, today)
+            if plan is not None:
+                plans[spec.name] = plan
+        try:
+            check_retention_share(
+                list(plans.values()), settings.maintenance.max_retention_share, request.force
+            )
+        except ConfigError as refusal:
+            if not request.dry_run:
+                raise
+            summary["retention_refused"] = str(refusal)
+    now = datetime.now(UTC)
+    for spec in specs:
+        table = settings.table(spec.name)
+        report: dict[str, Any] = {"before": table_health(spark, table).as_dict()}
+        summary["tables"][spec.name] = report
+        if "rewrite" in steps:
+            report["rewrite"] = rewrite_data_files(
+                spark, settings, spec, request.scope, request.dry_run
+            )
+        if "manifests" in steps:
+            manifests = table_health(spark, table).manifests
+            report["manifests"] = rewrite_manifests(
+                spark, settings, spec, manifests, request.dry_run
+            )
+        if "retention" in steps:
+            plan = plans.get(spec.name)
+            report["retention"] = (
+                apply_retention(spark, settings, spec, plan, request.dry_run)
+                if plan is not None
+                else {"skipped": "no retention policy (maintenance.retention_days)"}
+            )
+        if "expire" in steps:
+            report["expire"] = expire_snapshots(spark, settings, spec, now, request.dry_run)
+        if "orphans" in steps:
+            report["orphans"] = remove_orphan_files(
+                spark, settings, spec, now, orphan_age, request.dry_run
+            )
+        report["after"] = table_health(spark, table).as_dict()
+    if "raw" in steps:
+        summary["raw"] = expire_raw_files(settings, today, request.dry_run)
+    print("\n".join(format_report(summary["tables"])), flush=True)
+    failed = {
+        name: report["rewrite"]["failed_files"]
+        for name, report in summary["tables"].items()
+        if report.get("rewrite", {}).get("failed_files")
+    }
+    if failed:
+        raise StorageError(
+            f"compaction could not rewrite some file groups {failed} (commit conflicts are "
+            "retried first); the other groups were committed; rerun to retry"
+        )
 
 
 def format_report(tables: dict[str, dict[str, Any]]) -> list[str]:

@@ -13,6 +13,7 @@ import os
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from tradelake import aws
 from tradelake.config import Settings
 from tradelake.errors import ConfigError
 
@@ -37,12 +38,9 @@ def load_key(settings: Settings) -> bytes | None:
 
 
 def _secret_value(settings: Settings, secret_id: str) -> str:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client(
-        "secretsmanager", endpoint_url=settings.secrets_endpoint, region_name=settings.aws_region
-    )
+    client = aws.client("secretsmanager", settings)
     try:
         secret = client.get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as err:

@@ -16,6 +16,7 @@ from tradelake.config import Settings
 from tradelake.contract import utc_literal
 from tradelake.runtime import Run
 from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, TRADES, ensure_tables
+from tradelake.writes import append
 
 
 def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[str, Any]) -> None:
@@ -36,9 +37,7 @@ def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[
         "run_id STRING, job STRING, run_date DATE, status STRING, exit_code INT, "
         "published BOOLEAN, seconds DOUBLE, summary STRING",
     ).withColumn("started_at", utc_literal(run.started_at))
-    frame.select(*JOB_RUNS.column_names()).writeTo(settings.table(JOB_RUNS.name)).option(
-        "snapshot-property.tradelake.run-id", run.run_id
-    ).append()
+    append(frame.select(*JOB_RUNS.column_names()), settings.table(JOB_RUNS.name), run.run_id)
 
 
 def latest_published_run(
@@ -129,9 +128,11 @@ def record_quality(
         "run_id STRING, job STRING, table_name STRING, check_date DATE, `check` STRING, "
         "severity STRING, passed BOOLEAN, observed STRING, threshold STRING",
     ).withColumn("recorded_at", utc_literal(run.started_at))
-    frame.select(*QUALITY_RESULTS.column_names()).writeTo(
-        settings.table(QUALITY_RESULTS.name)
-    ).option("snapshot-property.tradelake.run-id", run.run_id).append()
+    append(
+        frame.select(*QUALITY_RESULTS.column_names()),
+        settings.table(QUALITY_RESULTS.name),
+        run.run_id,
+    )
 
 
 def record_run_and_quality(

@@ -67,7 +67,18 @@ def job_parser(
     parser = argparse.ArgumentParser(prog=f"jobs/{job}.py", description=description)
     parser.add_argument("--date", type=iso_date, default=None, help=date_help)
     parser.add_argument("--database", help="namespace of the tables (TRADELAKE_DATABASE)")
+    add_settings_argument(parser)
     return parser
+
+
+def add_settings_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tradelake-settings JSON``: how an AWS Glue job receives its configuration."""
+    parser.add_argument(
+        "--tradelake-settings",
+        metavar="JSON",
+        help="settings as a JSON object, over the environment and under the flags "
+        "(AWS Glue jobs get their configuration this way: python -m tradelake.deploy)",
+    )
 
 
 def parse_job_args(

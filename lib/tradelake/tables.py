@@ -231,15 +231,6 @@ def current_snapshot_id(spark: SparkSession, table: str) -> int | None:
     return None if row is None else int(row["snapshot_id"])
 
 
-def run_snapshot_id(spark: SparkSession, table: str, run_id: str) -> int | None:
-    """Id of the latest snapshot committed by run ``run_id`` (another writer's may be newer)."""
-    row = spark.sql(
-        f"SELECT snapshot_id FROM {table}.snapshots "
-        f"WHERE summary['tradelake.run-id'] = '{run_id}' ORDER BY committed_at DESC LIMIT 1"
-    ).first()
-    return None if row is None else int(row["snapshot_id"])
-
-
 def tradelake_table_spec(name: str) -> TableSpec | None:
     """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
     if name.startswith("ohlcv_"):

@@ -130,6 +130,9 @@ def test_raw_retention_on_s3_deletes_only_old_days(
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     for name, value in aws_settings_env(aws_env, TRADELAKE_RAW_URI=f"s3://{bucket}/raw").items():
         monkeypatch.setenv(name, value)
+    # Raw retention runs only where it is configured.
+    assert "skipped" in expire_raw_files(load_settings(), date(2026, 1, 1), dry_run=True)
+    monkeypatch.setenv("TRADELAKE_MAINTENANCE__RAW_RETENTION_DAYS", "30")
     settings = load_settings()
 
     dry = expire_raw_files(settings, date(2026, 1, 1), dry_run=True)

@@ -12,8 +12,7 @@ import pytest
 
 from tests.conftest import REPO, FakeAws
 from tradelake import deploy
-from tradelake.config import Settings, load_settings
-from tradelake.errors import ConfigError
+from tradelake.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -288,95 +287,3 @@ def test_a_missing_bucket_exits_1_naming_it(
     assert exit_code == 1
     assert "'no-such-artifacts' does not exist" in summary["error"]
     assert deployed_jobs(aws_env, glue_env) == {}
-
-
-# apply_settings_argument: what a job does with --tradelake-settings on Glue (no moto needed).
-
-
-@pytest.fixture
-def no_settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Like a Glue worker: no TRADELAKE_* variables and no conf/<env>.toml to find."""
-    _clear_settings_env(monkeypatch)
-    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(tmp_path))
-    return tmp_path
-
-
-def test_the_settings_argument_reproduces_the_deployed_settings(
-    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
-    deployed_env = {
-        "TRADELAKE_ENV": "aws",  # catalog_type comes from conf/aws.toml
-        "TRADELAKE_WAREHOUSE": "s3://lake/warehouse",
-        "TRADELAKE_RAW_URI": "s3://raw/landing",
-        "TRADELAKE_DATABASE": "markets",
-        "AWS_REGION": "eu-west-1",
-        "TRADELAKE_CONTRACT__MAX_PRICE": "5000.5",
-        "TRADELAKE_QUALITY__MAX_REJECT_RATIO": "0.2",
-        "TRADELAKE_QUALITY__SEVERITY": '{"freshness": "error"}',
-        "TRADELAKE_MAINTENANCE__RETENTION_DAYS": '{"trades": 365}',
-        "TRADELAKE_ATHENA__WORKGROUP": "analysts",
-        "TRADELAKE_GLUE_JOBS__ROLE_ARN": ROLE,
-    }
-    for name, value in deployed_env.items():
-        monkeypatch.setenv(name, value)
-    deployed = load_settings()
-    argument = deploy.settings_argument(deploy.job_settings(deployed))
-    for name in deployed_env:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(no_settings_env))
-    glue_argv = ["--JOB_NAME", "tradelake-ingest", "--tradelake-settings", argument]
-
-    deploy.apply_settings_argument(glue_argv)
-    on_glue = load_settings()
-
-    assert on_glue.catalog_type == "glue"
-    assert on_glue.database == "markets"
-    assert on_glue.aws_region == "eu-west-1"
-    assert on_glue.quality.max_reject_ratio == 0.2
-    assert on_glue.quality.severity == {"freshness": "error"}
-    assert on_glue.maintenance.retention_days == {"trades": 365}
-    assert on_glue.s3_filesystem == "platform"
-    assert on_glue.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"}) == (
-        deployed.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"})
-    )
-    assert "TRADELAKE_ENV" not in os.environ  # conf/aws.toml is not on Glue
-
-
-def test_the_settings_argument_wins_over_the_environment_and_takes_the_equals_form(
-    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRADELAKE_DATABASE", "old")
-    monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "hadoop")
-
-    deploy.apply_settings_argument(['--tradelake-settings={"database": "new"}'])
-
-    assert os.environ["TRADELAKE_DATABASE"] == "new"
-    assert load_settings().database == "new"
-
-
-def test_without_the_settings_argument_nothing_changes(
-    no_settings_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = dict(os.environ)
-
-    deploy.apply_settings_argument(["--date", "2025-01-15", "--JOB_NAME", "x"])
-
-    assert dict(os.environ) == before
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--tradelake-settings", "{not json"], "not valid JSON"),
-        (["--tradelake-settings", "[1]"], "must be a JSON object"),
-        (["--tradelake-settings", '{"env": "aws"}'], "unknown settings ['env']"),
-        (["--tradelake-settings", '{"bogus": 1}'], "unknown settings ['bogus']"),
-        (["--tradelake-settings"], "needs a JSON object"),
-    ],
-)
-def test_a_bad_settings_argument_is_a_config_error(
-    no_settings_env: Path, argv: list[str], message: str
-) -> None:
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        deploy.apply_settings_argument(argv)

@@ -5,7 +5,11 @@ in a temporary folder) and runs jobs the documented way, ``./spark-submit.sh``, 
 process can be killed, run concurrently or pointed at a standalone cluster. Tables are
 read back with pyiceberg, independently of Spark.
 
-Trial counts scale with ``TRADELAKE_RELIABILITY_SCALE`` (default 1; CI uses the default).
+How much of it runs is a profile (``TRADELAKE_RELIABILITY_PROFILE``): ``full`` (the
+default, what ``make test-reliability`` runs) or ``ci`` (every kind of check, with fewer
+kill trials and fuzz examples, so CI stays within its time budget; the resource-bound
+day keeps its size in both: it must be larger than the memory bound to prove anything).
+``TRADELAKE_RELIABILITY_SCALE=N`` multiplies the profile's counts.
 """
 
 from __future__ import annotations
@@ -35,6 +39,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def scale() -> int:
     """Multiplier of trial and example counts (``TRADELAKE_RELIABILITY_SCALE``, >= 1)."""
     return max(1, int(os.environ.get("TRADELAKE_RELIABILITY_SCALE", "1")))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How many trials and examples each reliability test runs (before ``scale()``)."""
+
+    name: str
+    # SIGKILL trials per job (ingest, daily_volume, compact).
+    crash_trials: int
+    # Random landing days compared with the reference model, in-process.
+    fuzz_examples: int
+    # Drawn days run through jobs/ingest.py itself.
+    fuzz_job_examples: int
+
+
+PROFILES = {
+    "full": Profile(
+        "full",
+        crash_trials=10,
+        fuzz_examples=1000,
+        fuzz_job_examples=5,
+    ),
+    "ci": Profile(
+        "ci",
+        crash_trials=4,
+        fuzz_examples=150,
+        fuzz_job_examples=3,
+    ),
+}
+
+
+def profile() -> Profile:
+    """The profile ``TRADELAKE_RELIABILITY_PROFILE`` names (``full`` or ``ci``)."""
+    name = os.environ.get("TRADELAKE_RELIABILITY_PROFILE", "full")
+    if name not in PROFILES:
+        raise pytest.UsageError(
+            f"TRADELAKE_RELIABILITY_PROFILE={name!r}: use one of {sorted(PROFILES)}"
+        )
+    return PROFILES[name]
 
 
 @dataclass
@@ -121,4 +164,4 @@ def process_lake(tmp_path: Path) -> Iterator[ProcessLake]:
     yield lake
 
 
-__all__ = ["ProcessLake", "scale", "summaries"]
+__all__ = ["ProcessLake", "Profile", "profile", "scale", "summaries"]

@@ -108,7 +108,12 @@ class Reject:
 
 @dataclass
 class Expected:
-    """What ingesting the day must produce."""
+    """What ingesting the day must produce.
+
+    ``records_read``, ``rejects`` and ``rejected_by_reason`` count records; an unreadable
+    file is no record (nobody knows how many it held): it is listed in ``unreadable`` and
+    becomes one dead letter of its own (``dead_letters``).
+    """
 
     records_read: int = 0
     loaded: dict[str, Loaded] = field(default_factory=dict)
@@ -124,6 +129,11 @@ class Expected:
             for reason in reject.reasons:
                 counts[reason] += times
         return dict(counts)
+
+    def dead_letters(self) -> Counter[Reject]:
+        """The rows of trades_rejected: rejected records, and one per unreadable file."""
+        files = Counter(Reject(name, None, ("unreadable_file",)) for name in self.unreadable)
+        return self.rejects + files
 
 
 @dataclass(frozen=True)
@@ -156,10 +166,9 @@ def expected_day(folder: Path, day: date, now: datetime) -> Expected:
             read = _read_file(path)
             if read is None:
                 out.unreadable.append(name)
-                out.rejects[Reject(name, None, ("unreadable_file",))] += 1
             else:
                 records.extend(read)
-    out.records_read = len(records) + len(out.unreadable)
+    out.records_read = len(records)
     valid: list[_Valid] = []
     for raw in records:
         reasons, parsed = _validate(raw, day, now)

@@ -55,28 +55,9 @@ corpus = _load_builder()
 CASES = {case.name: case for case in corpus.CASES}
 DAYS = corpus.plan_days(corpus.DEFAULT_START)
 
-# Product bugs the corpus has found and that are still open, by case name: the corpus
-# states the correct outcome, so such a case is a strict xfail until fixed. The first
-# five (BOM before a CSV header, a quoted field spanning lines, a space in a corrupt
-# file's name, symlink loops and broken links listed in silence) are fixed in io.py.
-KNOWN_BUGS: dict[str, str] = {}
-
-
-def _case_param(name: str) -> Any:
-    if name in KNOWN_BUGS:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-    return name
-
 
 def _cases_of(day: str) -> list[Any]:
     return [case for case in corpus.CASES if DAYS[case.name].isoformat() == day]
-
-
-def _day_param(day: str) -> Any:
-    known = [KNOWN_BUGS[case.name] for case in _cases_of(day) if case.name in KNOWN_BUGS]
-    if known:
-        return pytest.param(day, marks=pytest.mark.xfail(strict=True, reason="; ".join(known)))
-    return day
 
 
 @dataclass(frozen=True)
@@ -129,7 +110,7 @@ def corpus_run(
 
     from tradelake import io as raw_io
     from tradelake.config import load_settings
-    from tradelake.ingest.job import day_uri
+    from tradelake.io import day_uri
 
     root = tmp_path_factory.mktemp("bad_corpus")
     manifest = corpus.build(root / "raw")
@@ -256,7 +237,7 @@ def _expected(case: Any, day: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("name", [_case_param(name) for name in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_case_loads_correctly_or_is_rejected_with_its_reason(
     corpus_run: dict[str, DayRun], name: str
 ) -> None:
@@ -266,9 +247,7 @@ def test_case_loads_correctly_or_is_rejected_with_its_reason(
     assert _observed(case, corpus_run[day]) == _expected(case, day)
 
 
-@pytest.mark.parametrize(
-    "day", [_day_param(day) for day in sorted({d.isoformat() for d in DAYS.values()})]
-)
+@pytest.mark.parametrize("day", sorted({d.isoformat() for d in DAYS.values()}))
 def test_day_run_completes_and_adds_up(corpus_run: dict[str, DayRun], day: str) -> None:
     """A day's run ends (exit 0, published) and its summary is the sum of its cases.
 
@@ -277,13 +256,15 @@ def test_day_run_completes_and_adds_up(corpus_run: dict[str, DayRun], day: str) 
     """
     run = corpus_run[day]
     cases = _cases_of(day)
-    dead_letters = [row for case in cases for row in case.dead_letters]
+    # Records only: an unreadable file is counted under files and is one dead letter.
+    record_rejects = [row for case in cases for row in case.rejected]
     by_reason: Counter[str] = Counter()
-    for row in dead_letters:
+    for row in record_rejects:
         for reason in row.reasons:
             by_reason[reason] += row.count
     loaded = 1 + sum(len(case.loaded) for case in cases)
-    rejected = sum(row.count for row in dead_letters)
+    rejected = sum(row.count for row in record_rejects)
+    unreadable = sum(len(case.unreadable) for case in cases)
     expected = {
         "exit_code": 0,
         "status": "ok",
@@ -293,19 +274,20 @@ def test_day_run_completes_and_adds_up(corpus_run: dict[str, DayRun], day: str) 
             "read": 1 + sum(len(case.read) for case in cases),
             "empty": sum(len(case.empty) for case in cases),
             "ignored": sum(len(case.ignored) for case in cases),
-            "unreadable": sum(len(case.unreadable) for case in cases),
+            "unreadable": unreadable,
         },
         "records_read": loaded + rejected,
         "loaded": loaded,
         "duplicates_dropped": 0,
         "rejected": rejected,
+        "dead_letters": rejected + unreadable,
         "rejected_by_reason": dict(by_reason),
         "schema_drift": {
             "records": sum(case.drift_records for case in cases),
             "fields": sorted({field for case in cases for field in case.drift}),
         },
         "rows_in_trades": loaded,
-        "rows_in_trades_rejected": rejected,
+        "rows_in_trades_rejected": rejected + unreadable,
     }
     summary = run.summary
     observed = {key: summary.get(key) for key in expected}

@@ -37,12 +37,12 @@ from typing import Any
 import pytest
 
 from tests.reliability import crash
-from tests.reliability.conftest import ProcessLake, scale
+from tests.reliability.conftest import ProcessLake, profile, scale
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
 SEED = int(os.environ.get("TRADELAKE_CRASH_SEED", "20250115"))
-TRIALS = 10 * scale()
+TRIALS = profile().crash_trials * scale()
 # Columns that describe the run that wrote a row, not the data: excluded from comparisons.
 RUN_COLUMNS = {
     "trades": ("run_id", "ingested_at"),

@@ -9,9 +9,11 @@ by the product in-process (``io.list_day`` + ``ingest.job.load_batch`` on the sh
 session) and compared with ``reference_model.expected_day``: conservation, the exact
 loaded rows, the exact reject multiset with reason codes, the duplicate count.
 
-Counts scale with ``TRADELAKE_RELIABILITY_SCALE``; a failure prints the reproduction blob
-and the shrunk batch. Cases where the product is wrong are kept out of the strategies
-(``KNOWN_BUG_*`` below, each a TODO for the lead) and pinned by strict xfail tests.
+The strategies exclude nothing the contract covers: a bug the fuzzer finds is fixed, and its
+shrunk batch stays below as a regression test. Example counts follow the tier's profile
+(``tests/reliability/conftest.py``); a failure prints the reproduction blob and the shrunk
+batch. Every reason code is certain to be drawn: an explicit example holding each one runs
+first, whatever the random draws cover.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
-from tests.reliability.conftest import scale
+from tests.reliability.conftest import profile, scale
 from tests.reliability.reference_model import (
     ALL_REASONS,
     FIELDS,
@@ -53,52 +55,18 @@ NOWS = (
     datetime(2025, 1, 15, 0, 3, tzinfo=UTC),
     datetime(2025, 1, 16, 6, 0, tzinfo=UTC),
 )
-EXAMPLES = 200 * scale()
+EXAMPLES = profile().fuzz_examples * scale()
 MAX_RECORDS = 24
 
-# ---------------------------------------------------------------------------------------
-# Known product bugs, kept out of the strategies until fixed (see the xfail tests below).
-# TODO(lead): KNOWN_BUG_WIDE_ROUNDING - contract._amount_rules parses into DECIMAL(38,18)
-#   with try_cast, which ROUNDS text with more than 18 decimals: "1.0000000000000000001" is
-#   loaded as 1.00000000 and "1e-19" is rejected as out_of_range, not too_precise.
-# TODO(lead): KNOWN_BUG_JSON_DOUBLE - io._json_records: a JSON number the VARIANT cannot
-#   hold as a decimal (more than 38 digits, or any exponent form) passes through a double:
-#   1.0000000000000000000000000000000000000001 loads as 1, 1.5e400 becomes "Infinity".
-# TODO(lead): KNOWN_BUG_JSON_TRAILING - try_parse_json ignores text after the first
-#   value: '{...T1...}{...T2...}' loads T1 and T2 vanishes without a reject.
-# TODO(lead): KNOWN_BUG_MINUTE_ZONE - "2025-01-15T10:00Z" (hh:mm with a zone, valid
-#   ISO-8601) is rejected as timestamp_invalid although "2025-01-15T10:00" is accepted.
-# Fixed since they were found: lines of tabs or form feeds are blank (skipped), and a
-# CSV header after a UTF-8 byte-order mark is recognised as the header.
-# ---------------------------------------------------------------------------------------
-JSON_EXACT_DIGITS = 38  # a VARIANT decimal holds 38 digits
-JSON_EXPONENT_DIGITS = 9  # mantissas a double carries exactly (KNOWN_BUG_JSON_DOUBLE)
 JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?")
 NUMBER = re.compile(r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?")
 # Room for 20 integer and 18 fractional digits, so quantize never overflows.
 WIDE = Context(prec=60)
 
 
-def rounded_before_check(token: str) -> bool:
-    """KNOWN_BUG_WIDE_ROUNDING: the exact value needs more than 18 decimals."""
-    if not NUMBER.fullmatch(token.strip()):
-        return False
-    _, digits, exponent = Decimal(token.strip()).as_tuple()
-    assert isinstance(exponent, int)
-    significant = "".join(map(str, digits)).rstrip("0")
-    return bool(significant) and exponent + len(digits) - len(significant) < -18
-
-
-def json_number_exact(token: str) -> bool:
-    """Whether the product keeps this JSON number's exact value (KNOWN_BUG_JSON_DOUBLE)."""
-    match = JSON_NUMBER.fullmatch(token)
-    if not match:
-        return False
-    mantissa = token.split("e")[0].split("E")[0]
-    digits = len(mantissa.replace("-", "").replace(".", "").lstrip("0"))
-    if match.group(3):
-        return digits <= JSON_EXPONENT_DIGITS and abs(int(match.group(3)[1:])) <= 20
-    return digits <= JSON_EXACT_DIGITS
+def json_number(token: str) -> bool:
+    """Whether JSON allows this token unquoted (a bare number of any length or exponent)."""
+    return JSON_NUMBER.fullmatch(token) is not None
 
 
 # --- abstract values: what a record says, before a file format renders it -------------
@@ -318,8 +286,7 @@ def wild_numbers() -> st.SearchStrategy[Value]:
         st.text("0123456789", min_size=9, max_size=18),
     )
     tokens = st.one_of(st.sampled_from(SPECIAL_NUMBERS), built, too_precise, UNICODE)
-    kept = tokens.filter(lambda t: not rounded_before_check(t))  # KNOWN_BUG_WIDE_ROUNDING
-    return st.one_of(st.builds(Num, kept, st.booleans()), st.sampled_from((None, True, False)))
+    return st.one_of(st.builds(Num, tokens, st.booleans()), st.sampled_from((None, True, False)))
 
 
 def instants(now: datetime) -> st.SearchStrategy[datetime]:
@@ -344,12 +311,8 @@ def instants(now: datetime) -> st.SearchStrategy[datetime]:
 
 
 def instant_values(moments: st.SearchStrategy[datetime]) -> st.SearchStrategy[Instant]:
-    def build(at: datetime, sep: str, precision: str, zone: str) -> Instant:
-        # KNOWN_BUG_MINUTE_ZONE: hh:mm only without a zone.
-        return Instant(at, sep, precision, "" if precision == "min" else zone)
-
     return st.builds(
-        build,
+        Instant,
         moments,
         st.sampled_from("T "),
         st.sampled_from(("us", "us", "ms", "s", "min")),
@@ -425,18 +388,19 @@ def malformed_lines() -> st.SearchStrategy[str]:
         valid_fields(NOWS[2]),
         st.integers(1, 60),
     )
-    garbage = UNICODE.filter(_is_plain_garbage)
-    return st.one_of(st.sampled_from(MALFORMED_JSON), cut, garbage)
-
-
-def _is_plain_garbage(text: str) -> bool:
-    if text.strip(" \t\r\n\f\v") == "":
-        return False  # blank: skipped, not garbage
-    try:
-        json.JSONDecoder().raw_decode(text.lstrip(" \t"))
-    except ValueError:
-        return True
-    return False  # a JSON value and then text: KNOWN_BUG_JSON_TRAILING
+    # A whole trade and then more on the same line: a second trade, a value, any text.
+    trailing = st.builds(
+        lambda fields, joint, tail: _json_line(fields, {}) + joint + tail,
+        valid_fields(NOWS[2]),
+        st.sampled_from(("", " ", ",", "]", "}", "\t")),
+        st.one_of(
+            valid_fields(NOWS[2]).map(lambda fields: _json_line(fields, {})),
+            st.sampled_from(("1", "null", "[]", "{}", "// comment", "x")),
+            UNICODE.filter(lambda text: text.strip(" \t\f\v") != ""),
+        ),
+    )
+    garbage = UNICODE.filter(lambda text: text.strip(" \t\r\n\f\v") != "")
+    return st.one_of(st.sampled_from(MALFORMED_JSON), cut, trailing, garbage)
 
 
 @st.composite
@@ -486,7 +450,7 @@ def cosmetic_copy(draw: st.DrawFn, fields: dict[str, Value]) -> dict[str, Value]
         ):
             out[name] = Num(draw(renderings(Decimal(value.token))), draw(st.booleans()))
         elif isinstance(value, Instant):
-            zone = "" if value.precision == "min" else draw(st.sampled_from(ZONES))
+            zone = draw(st.sampled_from(ZONES))
             out[name] = Instant(value.at, draw(st.sampled_from("T ")), value.precision, zone)
     return out
 
@@ -534,12 +498,64 @@ def batches(draw: st.DrawFn, min_records: int = 0) -> Batch:
     return Batch(now, tuple(files), tuple(placed), markers)
 
 
+def _every_reason_batch() -> Batch:
+    """One landing day that breaks every rule once, so coverage never depends on luck."""
+    now = NOWS[0]  # mid-day: the afternoon is in the future
+    valid: dict[str, Value] = {
+        "trade_id": "T10",
+        "symbol": "AAPL",
+        "side": "buy",
+        "price": Num("187.25"),
+        "quantity": Num("10"),
+        "timestamp": Instant(datetime(2025, 1, 15, 10, 0, tzinfo=UTC)),
+        "exchange": "XNAS",
+    }
+    broken: list[tuple[str, Value]] = [
+        ("trade_id", None),
+        ("symbol", None),
+        ("symbol", "AA PL"),
+        ("side", None),
+        ("side", "hold"),
+        ("price", None),
+        ("price", "abc"),
+        ("price", Num("-1")),
+        ("price", Num("1.000000001")),
+        ("quantity", None),
+        ("quantity", "ten"),
+        ("quantity", Num("0")),
+        ("quantity", Num("1e-19")),
+        ("timestamp", None),
+        ("timestamp", "yesterday"),
+        ("timestamp", Instant(datetime(2025, 1, 14, 10, 0, tzinfo=UTC))),
+        ("timestamp", Instant(datetime(2025, 1, 15, 18, 0, tzinfo=UTC))),
+        ("exchange", None),
+    ]
+    records = [
+        Rec(valid),
+        Rec(dict(valid)),  # an exact copy: a duplicate
+        Rec({**valid, "trade_id": "T11"}),
+        Rec({**valid, "trade_id": "T11", "price": Num("187.26")}),  # a conflict
+        Rec(valid, json_text="not json at all"),
+        *[
+            Rec({**valid, "trade_id": f"B{i}", name: value})
+            for i, (name, value) in enumerate(broken)
+        ],
+    ]
+    files = (FileSpec("jsonl", ".jsonl"), FileSpec("csv", ".csv"))
+    placed = tuple((index % len(files), rec) for index, rec in enumerate(records))
+    # notes.txt: a file of an unsupported type, read and found unreadable.
+    return Batch(now, files, placed, markers=("notes.txt",))
+
+
+EVERY_REASON = _every_reason_batch()
+
+
 # --- writers: render a batch into landing files ----------------------------------------
 
 
 def _json_value(value: Value) -> str:
     if isinstance(value, Num):
-        if value.bare and json_number_exact(value.token):
+        if value.bare and json_number(value.token):
             return value.token
         return json.dumps(value.token, ensure_ascii=False)
     if isinstance(value, Instant):
@@ -728,8 +744,6 @@ def run_product(spark: Any, folder: Path, now: datetime) -> Observed:
             assert row["status"] == "rejected", row
             record = None if source.endswith(".parquet") else row["record"]
             rejects[Reject(source, record, tuple(row["reasons"]))] += 1
-    for entry in batch.unreadable:
-        rejects[Reject(_name(entry.path), None, ("unreadable_file",))] += 1
     return Observed(
         batch.stats,
         loaded,
@@ -765,6 +779,7 @@ def assert_matches(observed: Observed, expected: Expected) -> None:
     stats = observed.stats
     assert (observed.empty, observed.ignored) == (expected.empty, expected.ignored)
     assert observed.unreadable == expected.unreadable
+    assert stats.unreadable_files == len(expected.unreadable)
     assert stats.records_read == expected.records_read, "records read"
     assert stats.records_read == stats.loaded + stats.duplicates_dropped + stats.rejected
     assert stats.conserved
@@ -812,6 +827,8 @@ class Tally:
         self.duplicates += expected.duplicates
         self.rejected += sum(expected.rejects.values())
         self.reasons.update(expected.rejected_by_reason())
+        # An unreadable file is no record, but its dead letter carries this code.
+        self.reasons["unreadable_file"] += len(expected.unreadable)
         self.formats.update(spec.suffix for spec in batch.files)
 
 
@@ -858,6 +875,7 @@ def test_random_batches_match_the_reference_model(
         suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow],
     )
     @given(batch=batches())
+    @example(batch=EVERY_REASON)
     def check(batch: Batch) -> None:
         check_batch(spark, root, batch, tally)
 
@@ -885,7 +903,7 @@ def test_random_batches_match_the_reference_model(
     }
 
 
-JOB_EXAMPLES = max(3, EXAMPLES // 50)
+JOB_EXAMPLES = profile().fuzz_job_examples * scale()
 
 
 def table_rows(spark: Any, table: str, column: str) -> list[Any]:
@@ -957,7 +975,8 @@ def test_full_ingest_job_publishes_what_the_model_expects(
             rejects[
                 Reject(source, row["record"] if text_record else None, tuple(row["reasons"]))
             ] += 1
-        assert rejects == expected.rejects
+        assert rejects == expected.dead_letters()
+        assert summary["files"]["unreadable"] == len(expected.unreadable)
         if expected.loaded:
             trades = {
                 row["trade_id"]: Loaded(
@@ -994,43 +1013,90 @@ def _trade(trade_id: str, **overrides: str) -> str:
     return json.dumps(fields)
 
 
-# Minimal landing days on which the product and the README disagree: file name -> content.
-# Each is kept out of the strategies above by the KNOWN_BUG_* named in its id.
-KNOWN_BUGS: dict[str, dict[str, str]] = {
-    "KNOWN_BUG_WIDE_ROUNDING-19-decimals-loaded-as-rounded": {
-        "a.jsonl": _trade("T1", price="1.0000000000000000001") + "\n"
-    },
-    "KNOWN_BUG_WIDE_ROUNDING-tiny-value-called-out-of-range": {
-        "a.jsonl": _trade("T1", quantity="1e-19") + "\n"
-    },
-    "KNOWN_BUG_JSON_DOUBLE-40-digit-number-loaded-as-1": {
-        "a.jsonl": _trade("T1").replace('"187.25"', "1." + "0" * 38 + "1") + "\n"
-    },
-    "KNOWN_BUG_JSON_DOUBLE-1.5e400-called-not-numeric": {
-        "a.jsonl": _trade("T1").replace('"187.25"', "1.5e400") + "\n"
-    },
-    "KNOWN_BUG_JSON_TRAILING-second-object-vanishes": {
-        "a.jsonl": _trade("T1") + _trade("T2") + "\n"
-    },
-    "KNOWN_BUG_MINUTE_ZONE-hh:mmZ-rejected": {
-        "a.jsonl": _trade("T1", timestamp="2025-01-15T10:00Z") + "\n"
-    },
+def _bare(line: str, field: str, token: str) -> str:
+    """``line`` with ``field``'s quoted value replaced by the bare JSON number ``token``."""
+    return re.sub(rf'("{field}": )"[^"]*"', lambda match: match.group(1) + token, line)
+
+
+# The shrunk batches of bugs the fuzzer found, fixed since: file name -> content, and what
+# the day must give (the loaded trade's price, or the one dead letter's reasons).
+FOUND_BUGS: dict[str, tuple[dict[str, str], Decimal | tuple[str, ...]]] = {
+    "19-decimals-string-is-too-precise": (
+        {"a.jsonl": _trade("T1", price="1.0000000000000000001") + "\n"},
+        ("price_too_precise",),
+    ),
+    "19-decimals-csv-is-too-precise": (
+        {
+            "a.csv": "trade_id,symbol,side,price,quantity,timestamp,exchange\n"
+            "T1,AAPL,buy,1.0000000000000000001,10,2025-01-15T10:00:00Z,XNAS\n"
+        },
+        ("price_too_precise",),
+    ),
+    "tiny-positive-is-too-precise-not-out-of-range": (
+        {"a.jsonl": _trade("T1", quantity="1e-19") + "\n"},
+        ("quantity_too_precise",),
+    ),
+    "39-digit-bare-number-is-too-precise": (
+        {"a.jsonl": _bare(_trade("T1"), "price", "187.25" + "0" * 32 + "1") + "\n"},
+        ("price_too_precise",),
+    ),
+    "40-digit-bare-number-is-too-precise": (
+        {"a.jsonl": _bare(_trade("T1"), "price", "1." + "0" * 38 + "1") + "\n"},
+        ("price_too_precise",),
+    ),
+    "1.5e400-bare-is-out-of-range": (
+        {"a.jsonl": _bare(_trade("T1"), "price", "1.5e400") + "\n"},
+        ("price_out_of_range",),
+    ),
+    "trailing-zeros-are-exact": (
+        {"a.jsonl": _trade("T1", price="187.2500000000") + "\n"},
+        Decimal("187.25"),
+    ),
+    "bare-exponent-is-exact": (
+        {"a.jsonl": _bare(_trade("T1"), "price", "1.8725e2") + "\n"},
+        Decimal("187.25"),
+    ),
+    "plus-sign-is-exact": (
+        {"a.jsonl": _trade("T1", price="+187.25") + "\n"},
+        Decimal("187.25"),
+    ),
+    "hh:mmZ-is-a-timestamp": (
+        {"a.jsonl": _trade("T1", timestamp="2025-01-15T10:00Z") + "\n"},
+        Decimal("187.25"),
+    ),
+    "two-objects-on-a-line-are-one-malformed-record": (
+        {"a.jsonl": _trade("T1") + _trade("T2") + "\n"},
+        ("malformed_record",),
+    ),
+    "object-then-text-is-malformed": (
+        {"a.jsonl": _trade("T1") + " trailing text\n"},
+        ("malformed_record",),
+    ),
+    "object-then-bracket-is-malformed": (
+        {"a.jsonl": _trade("T1") + "]\n"},
+        ("malformed_record",),
+    ),
 }
 
 
-@pytest.mark.parametrize("files", KNOWN_BUGS.values(), ids=KNOWN_BUGS.keys())
-@pytest.mark.xfail(strict=True, reason="product bug kept out of the fuzz strategies (TODO)")
-def test_known_product_bugs_still_differ_from_the_model(
-    spark: Any, tmp_path: Path, files: dict[str, str]
+@pytest.mark.parametrize(("files", "outcome"), FOUND_BUGS.values(), ids=list(FOUND_BUGS.keys()))
+def test_found_bugs_stay_fixed(
+    spark: Any, tmp_path: Path, files: dict[str, str], outcome: Decimal | tuple[str, ...]
 ) -> None:
-    """The shrunk batches of the bugs found: model and product disagree on each.
-
-    Strict xfail: when the lead fixes one, its case passes, this fails, and the matching
-    KNOWN_BUG_* exclusion must leave the strategies.
-    """
+    """Each shrunk batch ingests as the contract says, and as the reference model says."""
     folder = tmp_path / "trades" / f"date={DAY.isoformat()}"
     folder.mkdir(parents=True)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     now = NOWS[2]
-    assert_matches(run_product(spark, folder, now), expected_day(folder, DAY, now))
+    observed = run_product(spark, folder, now)
+    assert_matches(observed, expected_day(folder, DAY, now))
+    if isinstance(outcome, Decimal):
+        assert [trade.price for trade in observed.loaded.values()] == [outcome]
+        assert not observed.rejects
+    else:
+        assert not observed.loaded
+        assert [reject.reasons for reject in observed.rejects.elements()] == [outcome]
+        # The whole line is the dead letter: nothing of it is lost.
+        record = next(iter(observed.rejects)).record
+        assert record is not None and record == next(iter(files.values())).splitlines()[-1]

@@ -107,6 +107,8 @@ def test_compaction_merges_small_files_and_keeps_the_data(
     assert report["after"]["data_files"] == 1 == data_files(spark, table, RECENT)
     assert report["rewrite"]["rewritten_files"] == 50
     assert report["rewrite"]["failed_files"] == 0
+    # The rewrite's manifests were checked: the partition kept its 200 rows.
+    assert report["rewrite"]["verified_partitions"] == 1
     assert spark.table(table).orderBy("trade_id").collect() == before_rows
     previous = spark.sql(f"SELECT * FROM {table} VERSION AS OF {before_snapshot}")
     assert previous.orderBy("trade_id").collect() == before_rows
@@ -167,16 +169,41 @@ def test_orphans_older_than_the_age_are_removed(spark: Any, lake_env: Any, run_j
     assert spark.table(table).count() == 4
 
 
-def test_retention_deletes_exactly_the_old_rows_and_raw_days(
-    spark: Any, lake_env: Any, run_job: Any
-) -> None:
+def _old_and_recent_trades(spark: Any, lake_env: Any, old: int, recent: int) -> str:
     table = lake_env.table("trades")
     ensure_tables(spark, lake_env, TRADES)
-    trades_rows(spark, OLD, 3).writeTo(table).append()
-    trades_rows(spark, RECENT, 2).writeTo(table).append()
+    trades_rows(spark, OLD, old).writeTo(table).append()
+    trades_rows(spark, RECENT, recent, start=old).writeTo(table).append()
     raw = Path(lake_env.raw_root)
     for day in (OLD, RECENT):
         write_lines(day_folder(str(raw), day) / "a.csv", ["trade_id", "T1"])
+    return table
+
+
+def test_a_maintenance_run_with_defaults_deletes_nothing(
+    spark: Any, lake_env: Any, run_job: Any
+) -> None:
+    """Every step at its defaults on a day long past: rows and raw files all stay."""
+    table = _old_and_recent_trades(spark, lake_env, old=3, recent=2)
+    before = spark.table(table).orderBy("trade_id").collect()
+
+    run = run_job("compact")
+    assert run.exit_code == 0, run.summary
+    assert run.summary["tables"]["trades"]["retention"] == {
+        "skipped": "no retention policy (maintenance.retention_days)"
+    }
+    assert "skipped" in run.summary["raw"]
+    assert spark.table(table).orderBy("trade_id").collect() == before
+    assert (Path(lake_env.raw_root) / "trades" / f"date={OLD}" / "a.csv").exists()
+
+
+def test_retention_deletes_exactly_the_old_rows_and_raw_days(
+    spark: Any, lake_env: Any, run_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_MAINTENANCE__RETENTION_DAYS", '{"trades": 90}')
+    monkeypatch.setenv("TRADELAKE_MAINTENANCE__RAW_RETENTION_DAYS", "30")
+    table = _old_and_recent_trades(spark, lake_env, old=3, recent=4)
+    raw = Path(lake_env.raw_root)
     outside = raw / "other" / f"date={OLD}" / "keep.csv"
     outside.parent.mkdir(parents=True)
     outside.write_text("not under trades/\n")
@@ -186,9 +213,13 @@ def test_retention_deletes_exactly_the_old_rows_and_raw_days(
 
     dry = run_job("compact", "--only", "retention", "--only", "raw", "--dry-run")
     assert dry.exit_code == 0, dry.summary
-    assert dry.summary["tables"]["trades"]["retention"]["would_delete_rows"] == 3
+    retention = dry.summary["tables"]["trades"]["retention"]
+    assert retention["would_delete_rows"] == 3
+    # The dry run lists each date it would delete, with its rows, and the share.
+    assert retention["dates"] == [{"date": OLD, "rows": 3}]
+    assert (retention["table_rows"], retention["share"]) == (7, round(3 / 7, 6))
     assert dry.summary["raw"]["would_delete_files"] == 1
-    assert spark.table(table).count() == 5
+    assert spark.table(table).count() == 7
 
     run = run_job("compact", "--only", "retention", "--only", "raw")
     assert run.exit_code == 0, run.summary
@@ -200,6 +231,30 @@ def test_retention_deletes_exactly_the_old_rows_and_raw_days(
     assert outside.exists() and odd.exists()
 
 
+def test_retention_of_more_than_the_share_refuses_unless_forced(
+    spark: Any, lake_env: Any, run_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_MAINTENANCE__RETENTION_DAYS", '{"trades": 90}')
+    table = _old_and_recent_trades(spark, lake_env, old=3, recent=2)
+    snapshot = current_snapshot_id(spark, table)
+
+    refused = run_job("compact")
+    assert refused.exit_code == 2, refused.summary
+    assert "more than 50% of a table (trades: 3 of 5 rows (60%" in refused.summary["error"]
+    # Refused before any step: not even a compaction committed.
+    assert current_snapshot_id(spark, table) == snapshot
+
+    dry = run_job("compact", "--only", "retention", "--dry-run")
+    assert dry.exit_code == 0, dry.summary
+    assert "trades: 3 of 5 rows" in dry.summary["retention_refused"]
+    assert dry.summary["tables"]["trades"]["retention"]["would_delete_rows"] == 3
+
+    forced = run_job("compact", "--only", "retention", "--force")
+    assert forced.exit_code == 0, forced.summary
+    assert forced.summary["tables"]["trades"]["retention"]["deleted_rows"] == 3
+    assert spark.table(table).count() == 2
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
@@ -207,6 +262,7 @@ def test_retention_deletes_exactly_the_old_rows_and_raw_days(
         (("--orphan-age-hours", "0.5", "--only", "orphans"), {}, "below the safe minimum"),
         ((), {"TRADELAKE_MAINTENANCE__RETENTION_DAYS": '{"trades": 0}'}, "retention_days"),
         ((), {"TRADELAKE_MAINTENANCE__RAW_RETENTION_DAYS": "0"}, "raw_retention_days"),
+        ((), {"TRADELAKE_MAINTENANCE__RETENTION_DAYS": '{"trade": 30}'}, "unknown tables"),
     ],
 )
 def test_unsafe_or_bad_requests_exit_2(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -71,6 +73,10 @@ def test_parse_timestamp_converts_to_utc(spark: Any) -> None:
             ("2025-01-14T20:00:00-05:00", "2025-01-15 01:00:00"),
             ("2025-01-15 10:00:00.123456", "2025-01-15 10:00:00.123456"),
             ("2025-01-15T10:00", "2025-01-15 10:00:00"),
+            # Hours and minutes with a zone, valid ISO-8601 (Spark's parser needs seconds).
+            ("2025-01-15T10:00Z", "2025-01-15 10:00:00"),
+            ("2025-01-15 12:00+02:00", "2025-01-15 10:00:00"),
+            ("2025-01-15T10:00z", None),
             ("2025-01-15", None),
             ("yesterday", None),
             ("1736935200", None),
@@ -104,6 +110,23 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("huge price", {"price": "1e400"}, ["price_out_of_range"]),
     ("nine decimals", {"price": "1.123456789"}, ["price_too_precise"]),
     ("eight decimals", {"price": "999999.99999999"}, []),
+    # Decided on the exact value of the text, never on a rounded one.
+    ("19 decimals", {"price": "1.0000000000000000001"}, ["price_too_precise"]),
+    ("39 digits", {"price": "187.250000000000000000000000000000000001"}, ["price_too_precise"]),
+    ("tiny but positive", {"quantity": "1e-19"}, ["quantity_too_precise"]),
+    ("astronomically tiny", {"quantity": "1e-99999999999999999999999"}, ["quantity_too_precise"]),
+    ("tiny and negative", {"price": "-1e-19"}, ["price_out_of_range"]),
+    ("1.5e400", {"price": "1.5e400"}, ["price_out_of_range"]),
+    ("astronomically large", {"price": "1e99999999999999999999"}, ["price_out_of_range"]),
+    ("just below the bound", {"price": "999999.9999999999999999999"}, ["price_too_precise"]),
+    (
+        "just above the bound",
+        {"quantity": "1000000000.0000000000000000001"},
+        ["quantity_out_of_range"],
+    ),
+    ("trailing zeros", {"price": "187.2500000000000000000000"}, []),
+    ("exponent", {"price": "1.8725e2", "quantity": "1000E-2"}, []),
+    ("plus sign", {"price": "+187.25"}, []),
     ("zero quantity", {"quantity": "0"}, ["quantity_out_of_range"]),
     ("quantity above bound", {"quantity": "1000000001"}, ["quantity_out_of_range"]),
     ("quantity at bound", {"quantity": "1000000000"}, []),
@@ -139,6 +162,69 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     ("malformed wins over fields", {"malformed": True, "price": "abc"}, ["malformed_record"]),
 ]
+
+
+def test_amounts_are_read_exactly_whatever_their_text(spark: Any) -> None:
+    """Exact DECIMAL(18,8) values where the text is exact; the digits never get rounded."""
+    raw = raw_frame(
+        spark,
+        {"record": "zeros", "price": "187.2500000000", "quantity": "0010.000000000000000000000"},
+        {"record": "exponent", "price": "1.8725E+2", "quantity": "123456789e-8"},
+        {"record": "long", "price": "000999999.99999999000000000000", "quantity": "1000000000"},
+    )
+    rows = {
+        row["record"]: (row["price"], row["quantity"], row["reasons"])
+        for row in validate_trades(raw, DAY, NOW, ContractSettings()).collect()
+    }
+    assert rows == {
+        "zeros": (Decimal("187.25"), Decimal("10"), []),
+        "exponent": (Decimal("187.25"), Decimal("1.23456789"), []),
+        "long": (Decimal("999999.99999999"), Decimal("1000000000"), []),
+    }
+
+
+def _amount_reasons(text: str, name: str, bound: Decimal, inclusive: bool) -> list[str]:
+    """The contract's rules for one amount, in plain Python Decimal: the oracle."""
+    if not re.fullmatch(r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?", text):
+        return [f"{name}_not_numeric"]
+    value = Decimal(text)
+    if value <= 0 or (value > bound if inclusive else value >= bound):
+        return [f"{name}_out_of_range"]
+    digits = value.as_tuple()
+    assert isinstance(digits.exponent, int)
+    kept = "".join(map(str, digits.digits)).rstrip("0")
+    places = max(0, -(digits.exponent + len(digits.digits) - len(kept))) if kept else 0
+    return [f"{name}_too_precise"] if places > 8 else []
+
+
+def test_amount_rules_agree_with_exact_decimal_arithmetic(spark: Any) -> None:
+    """2,000 seeded number texts of every shape: the reasons equal a Decimal oracle's."""
+    rng = random.Random(20250115)
+
+    def digits(most: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(rng.randint(0, most)))
+
+    texts = set()
+    while len(texts) < 2000:
+        fraction = rng.choice(["", "." + digits(24), "." + digits(8) + "0" * rng.randint(0, 12)])
+        exponent = rng.choice(["", "", f"e{rng.choice(['', '+', '-'])}{rng.randint(0, 30)}"])
+        text = rng.choice(["", "", "+", "-"]) + digits(22) + fraction + exponent
+        if re.fullmatch(r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?", text):
+            texts.add(text)
+    # Bounds with a value on each side of them, closer than 18 decimals can tell.
+    texts |= {"999999.9999999999999999999", "1000000.0000000000000000001", "1000000"}
+    texts |= {"999999999.9999999999999999999", "1000000000.0000000000000000001"}
+    raw = raw_frame(spark, *[{"record": t, "price": t, "quantity": t} for t in sorted(texts)])
+    contract = ContractSettings()
+    actual = {
+        row["record"]: row["reasons"] for row in validate_trades(raw, DAY, NOW, contract).collect()
+    }
+    expected = {
+        text: _amount_reasons(text, "price", contract.max_price, inclusive=False)
+        + _amount_reasons(text, "quantity", contract.max_quantity, inclusive=True)
+        for text in texts
+    }
+    assert actual == expected
 
 
 def test_every_case_gets_exactly_its_reasons(spark: Any) -> None:

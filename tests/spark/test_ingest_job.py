@@ -233,16 +233,17 @@ def test_messy_day_lands_exactly(spark: Any, lake_env: Any, run_job: Any) -> Non
     )
     summary = run.summary
     assert summary["files"] == {"read": 8, "empty": 1, "ignored": 2, "unreadable": 3}
-    assert summary["records_read"] == 17
+    # Records only: an unreadable file is counted under files, and is one dead letter.
+    assert summary["records_read"] == 14
     assert summary["loaded"] == 6
     assert summary["duplicates_dropped"] == 1
-    assert summary["rejected"] == 10
+    assert summary["rejected"] == 7
     assert summary["records_read"] == (
         summary["loaded"] + summary["duplicates_dropped"] + summary["rejected"]
     )
+    assert summary["dead_letters"] == 10 == len(EXPECTED_REJECTS)
     assert summary["rejected_by_reason"] == {
         "malformed_record": 3,
-        "unreadable_file": 3,
         "side_invalid": 1,
         "price_too_precise": 1,
         "timestamp_outside_partition": 1,
@@ -257,6 +258,14 @@ def test_messy_day_lands_exactly(spark: Any, lake_env: Any, run_job: Any) -> Non
     }
     assert set(summary["snapshots"]) == {"trades", "trades_rejected"}
     assert summary["status"] == "ok"
+    unreadable = next(check for check in summary["quality"] if check["check"] == "unreadable_files")
+    assert unreadable == {
+        "check": "unreadable_files",
+        "severity": "warn",
+        "passed": False,
+        "observed": 3,
+        "threshold": "0 files that could not be read (each is a dead letter)",
+    }
 
 
 def test_dead_letters_keep_the_raw_record_for_replay(

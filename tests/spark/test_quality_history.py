@@ -59,6 +59,7 @@ def test_volume_anomaly_baseline_ignores_failed_runs(
         ("reject_ratio", True, "error", "trades"),
         ("freshness", True, "warn", "trades"),
         ("volume_anomaly", False, "warn", "trades"),
+        ("unreadable_files", True, "warn", "trades"),
     }
     assert {str(r.check_date) for r in rows} == {"2025-01-16"}
     # Gated runs are in the history too, with the check that stopped them.

@@ -11,9 +11,10 @@ from pyspark.sql import functions as F
 from tests.spark.helpers import assert_frames_equal, raw_frame
 from tradelake.config import ContractSettings, QualitySettings
 from tradelake.contract import validate_trades
+from tradelake.ingest.checks import batch_stats, evaluate_checks
+from tradelake.ingest.classified import LOADED_WITH_ID
 from tradelake.ingest.job import without_loaded_text
-from tradelake.ingest.transform import LOADED_WITH_ID, classify_records
-from tradelake.quality import batch_stats, evaluate_checks
+from tradelake.ingest.transform import classify_records
 
 pytestmark = pytest.mark.spark
 

@@ -6,12 +6,33 @@ import random
 
 import pytest
 
-from tradelake.ingest.job import (
+from tradelake.errors import StorageError
+from tradelake.writes import (
+    COMMIT_ATTEMPTS,
     COMMIT_BACKOFF_MAX_SECONDS,
     COMMIT_BACKOFF_SECONDS,
     commit_backoff,
     is_commit_conflict,
+    with_commit_retries,
 )
+
+CONFLICT = "org.apache.iceberg.exceptions.CommitFailedException: Cannot commit: stale metadata"
+
+
+class Writer:
+    """A write that loses ``conflicts`` races, then commits; ``landed`` reports the table."""
+
+    def __init__(self, conflicts: int, error: str = CONFLICT, lands_anyway: bool = False):
+        self.conflicts, self.error, self.lands_anyway = conflicts, error, lands_anyway
+        self.attempts = 0
+
+    def attempt(self) -> None:
+        self.attempts += 1
+        if self.attempts <= self.conflicts:
+            raise RuntimeError(self.error)
+
+    def landed(self) -> bool:
+        return self.lands_anyway
 
 
 @pytest.mark.parametrize(
@@ -50,3 +71,32 @@ def test_backoff_doubles_is_jittered_and_capped() -> None:
         # jittered: concurrent writers do not retry in lockstep
         assert len(set(samples)) > 1
     assert max(max(row) for row in waits) <= COMMIT_BACKOFF_MAX_SECONDS
+
+
+def test_a_lost_race_is_retried_with_backoff_until_it_commits() -> None:
+    writer, sleeps = Writer(conflicts=2), []
+    retries = with_commit_retries(writer.attempt, writer.landed, "t", sleep=sleeps.append)
+    assert (retries, writer.attempts, len(sleeps)) == (2, 3, 2)
+
+
+def test_a_commit_that_landed_despite_the_error_is_not_written_twice() -> None:
+    """CommitStateUnknown: the commit may have succeeded; an append must not be redone."""
+    writer, sleeps = Writer(conflicts=5, lands_anyway=True), []
+    assert with_commit_retries(writer.attempt, writer.landed, "t", sleep=sleeps.append) == 0
+    assert (writer.attempts, sleeps) == (1, [])
+
+
+def test_other_errors_are_raised_at_once() -> None:
+    writer = Writer(conflicts=1, error="java.io.FileNotFoundException: x.parquet")
+    with pytest.raises(RuntimeError, match="FileNotFoundException"):
+        with_commit_retries(writer.attempt, writer.landed, "t", sleep=lambda _: None)
+    assert writer.attempts == 1
+
+
+def test_every_attempt_lost_is_a_storage_error_naming_the_write() -> None:
+    writer = Writer(conflicts=99)
+    with pytest.raises(StorageError, match=r"lake.db.trades: an append lost 4 commit races"):
+        with_commit_retries(
+            writer.attempt, writer.landed, "lake.db.trades: an append", sleep=lambda _: None
+        )
+    assert writer.attempts == COMMIT_ATTEMPTS

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tradelake.config import load_settings
+from tests.conftest import REPO
+from tradelake.config import Settings, load_settings, settings_argument
+from tradelake.deploy import job_settings
 from tradelake.errors import ConfigError
+from tradelake.runtime import job_parser, parse_job_args
 
 
 @pytest.fixture
@@ -135,3 +139,109 @@ def test_s3_locations_need_a_region(conf_dir: Path, monkeypatch: pytest.MonkeyPa
         load_settings()
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     assert load_settings().aws_region == "eu-west-1"
+
+
+# --tradelake-settings: how a job on AWS Glue (arguments, no environment) gets its settings.
+
+
+@pytest.fixture
+def glue_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Like a Glue worker: no TRADELAKE_* variables and no conf/<env>.toml to find."""
+    names = {f"TRADELAKE_{field.upper()}" for field in Settings.model_fields}
+    names |= {"AWS_REGION", "AWS_DEFAULT_REGION", "TRADELAKE_CONF_DIR"}
+    names |= {name for name in os.environ if name.startswith("TRADELAKE_")}
+    for name in names - {"TRADELAKE_JARS_DIR"}:
+        monkeypatch.setenv(name, "")  # setenv first, so monkeypatch restores the absence
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_settings_argument_reproduces_the_deployed_settings(
+    glue_worker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
+    deployed_env = {
+        "TRADELAKE_ENV": "aws",  # catalog_type comes from conf/aws.toml
+        "TRADELAKE_WAREHOUSE": "s3://lake/warehouse",
+        "TRADELAKE_RAW_URI": "s3://raw/landing",
+        "TRADELAKE_DATABASE": "markets",
+        "AWS_REGION": "eu-west-1",
+        "TRADELAKE_CONTRACT__MAX_PRICE": "5000.5",
+        "TRADELAKE_QUALITY__MAX_REJECT_RATIO": "0.2",
+        "TRADELAKE_QUALITY__SEVERITY": '{"freshness": "error"}',
+        "TRADELAKE_MAINTENANCE__RETENTION_DAYS": '{"trades": 365}',
+        "TRADELAKE_ATHENA__WORKGROUP": "analysts",
+        "TRADELAKE_GLUE_JOBS__ROLE_ARN": "arn:aws:iam::123456789012:role/tradelake-jobs",
+    }
+    for name, value in deployed_env.items():
+        monkeypatch.setenv(name, value)
+    deployed = load_settings()
+    argument = settings_argument(job_settings(deployed))
+    for name in deployed_env:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(glue_worker))
+    environment = dict(os.environ)
+    glue_argv = ["--JOB_NAME", "tradelake-ingest", "--tradelake-settings", argument]
+
+    args = parse_job_args(job_parser("ingest", ""), glue_argv)
+    on_glue = load_settings(args.tradelake_settings)
+
+    assert on_glue.catalog_type == "glue"
+    assert on_glue.database == "markets"
+    assert on_glue.aws_region == "eu-west-1"
+    assert on_glue.quality.max_reject_ratio == 0.2
+    assert on_glue.quality.severity == {"freshness": "error"}
+    assert on_glue.maintenance.retention_days == {"trades": 365}
+    assert on_glue.s3_filesystem == "platform"
+    assert on_glue.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"}) == (
+        deployed.model_dump(exclude={"env", "glue_jobs", "s3_filesystem"})
+    )
+    # A settings source of its own: nothing is written into the process environment.
+    assert dict(os.environ) == environment
+
+
+def test_the_argument_wins_over_the_environment_and_loses_to_flags(
+    glue_worker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_DATABASE", "from_env")
+    monkeypatch.setenv("TRADELAKE_CATALOG_TYPE", "hadoop")
+    monkeypatch.setenv("TRADELAKE_QUALITY__FRESHNESS_MAX_LAG_HOURS", "9")
+    args = parse_job_args(
+        job_parser("ingest", ""),
+        [
+            '--tradelake-settings={"database": "from_argument", '
+            '"quality": {"max_reject_ratio": 0.2, "severity": {"freshness": "error"}}}',
+        ],
+    )
+
+    settings = load_settings(args.tradelake_settings)
+    assert settings.database == "from_argument"
+    assert settings.quality.max_reject_ratio == 0.2
+    assert settings.quality.freshness_max_lag_hours == 9  # the environment still counts
+
+    flagged = load_settings(
+        args.tradelake_settings, database="from_flag", quality={"max_reject_ratio": 0.5}
+    )
+    assert flagged.database == "from_flag"
+    # A flag replaces one nested value, not the argument's whole section.
+    assert flagged.quality.max_reject_ratio == 0.5
+    assert flagged.quality.severity == {"freshness": "error"}
+    assert load_settings().database == "from_env"
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ('{"env": "aws"}', "unknown settings ['env']"),
+        ('{"bogus": 1}', "unknown settings ['bogus']"),
+        ('{"database": "Bad-Name"}', "TRADELAKE_DATABASE='Bad-Name'"),
+    ],
+)
+def test_a_bad_settings_argument_is_a_config_error(
+    glue_worker: Path, argument: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(argument)

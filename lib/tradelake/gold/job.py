@@ -12,11 +12,11 @@ from pyspark.sql import functions as F
 from tradelake.config import Settings
 from tradelake.errors import NoInputError, QualityGateError
 from tradelake.gold.checks import OutputColumns, output_checks, trades_totals
-from tradelake.ingest.job import write_partition
 from tradelake.quality import gate_failures
 from tradelake.runs import ingest_published
 from tradelake.runtime import Run
 from tradelake.tables import TRADES, TableSpec, ensure_tables
+from tradelake.writes import overwrite_partition
 
 log = logging.getLogger("tradelake.gold")
 
@@ -93,7 +93,7 @@ def run_gold(
             summary["rows_written"] = output.count()
             table = settings.table(spec.name)
             ordered = output.select(*spec.column_names())
-            commit = write_partition(ordered, table, "trade_date", day, run.run_id)
+            commit = overwrite_partition(ordered, table, "trade_date", day, run.run_id)
             summary["snapshots"] = {spec.name: commit.snapshot_id}
             summary["commit_retries"] = {spec.name: commit.retries}
             summary["published"] = True

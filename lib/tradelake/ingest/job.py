@@ -8,7 +8,6 @@ persisted, classified batch, and each raw file is parsed once.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,13 +20,16 @@ from pyspark.sql import functions as F
 from tradelake import io
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
-from tradelake.errors import ConfigError, ConservationError, QualityGateError, StorageError
-from tradelake.ingest.transform import REJECTED, classify_records, to_rejects, to_trades
+from tradelake.errors import ConfigError, ConservationError, QualityGateError
+from tradelake.ingest.checks import BatchStats, batch_stats, evaluate_checks
+from tradelake.ingest.classified import REJECTED, STATUS
+from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.pii import KEY_VARIABLE, load_key
-from tradelake.quality import BatchStats, batch_stats, evaluate_checks, gate_failures
+from tradelake.quality import gate_failures
 from tradelake.runs import loaded_baseline
 from tradelake.runtime import Run
-from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables, run_snapshot_id
+from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables
+from tradelake.writes import overwrite_partition
 
 log = logging.getLogger("tradelake.ingest")
 
@@ -41,11 +43,6 @@ class Batch:
     unreadable: list[io.UnreadableFile]
 
 
-def day_uri(settings: Settings, day: date) -> str:
-    """Landing folder of one day: ``<raw root>/trades/date=YYYY-MM-DD``."""
-    return f"{settings.raw_root}/trades/date={day.isoformat()}"
-
-
 def without_loaded_text(classified: DataFrame) -> DataFrame:
     """``classified`` with the raw record text kept only where a dead letter needs it.
 
@@ -53,7 +50,7 @@ def without_loaded_text(classified: DataFrame) -> DataFrame:
     the batch is cached keeps the cache (and the driver heap in local mode) to the parsed
     columns, instead of every raw line of the day.
     """
-    return classified.withColumn("record", F.when(F.col("status") == REJECTED, F.col("record")))
+    return classified.withColumn("record", F.when(F.col(STATUS) == REJECTED, F.col("record")))
 
 
 def load_batch(
@@ -106,95 +103,11 @@ def unreadable_rejects(
     return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
 
 
-# A partition overwrite is idempotent, so a commit that lost a race (or whose outcome
-# is unknown) is safe to redo. Iceberg already retries a conflicting commit itself
-# (commit.retry.* table properties); these attempts wrap the whole write around that.
-COMMIT_ATTEMPTS = 4
-COMMIT_BACKOFF_SECONDS = 2.0
-COMMIT_BACKOFF_MAX_SECONDS = 20.0
-_RETRYABLE_COMMIT_ERRORS = (
-    "org.apache.iceberg.exceptions.CommitFailedException",
-    "org.apache.iceberg.exceptions.CommitStateUnknownException",
-    "org.apache.iceberg.exceptions.ValidationException",
-    # The embedded SQLite catalog, locked by another process's commit.
-    "SQLITE_BUSY",
-)
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What one partition overwrite committed, and how many retries it took."""
-
-    snapshot_id: int
-    retries: int
-
-
-def is_commit_conflict(err: BaseException) -> bool:
-    """Whether ``err`` is a lost commit race (retryable), judged from the JVM's message."""
-    return any(marker in str(err) for marker in _RETRYABLE_COMMIT_ERRORS)
-
-
-def commit_backoff(retry: int, rng: random.Random | None = None) -> float:
-    """Seconds to wait before retry number ``retry`` (1-based): doubling, capped, jittered."""
-    ceiling = min(COMMIT_BACKOFF_MAX_SECONDS, COMMIT_BACKOFF_SECONDS * 2 ** (retry - 1))
-    return ceiling * (0.5 + 0.5 * (rng or random).random())
-
-
-def write_partition(
-    frame: DataFrame,
-    table: str,
-    column: str,
-    day: date,
-    run_id: str,
-    properties: dict[str, str] | None = None,
-    distribution_mode: str | None = None,
-) -> Commit:
-    """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
-
-    Works when ``frame`` is empty or smaller than what was there: the whole partition is
-    replaced, so a trade removed upstream disappears on rerun. A commit conflict with a
-    concurrent writer is retried up to ``COMMIT_ATTEMPTS`` times with backoff.
-    ``distribution_mode`` overrides the table's ``write.distribution-mode`` for this write.
-
-    Raises:
-        StorageError: If every attempt lost a commit conflict.
-    """
-    retries = 0
-    while True:
-        writer = frame.writeTo(table).option("snapshot-property.tradelake.run-id", run_id)
-        if distribution_mode:
-            writer = writer.option("distribution-mode", distribution_mode)
-        for key, value in (properties or {}).items():
-            writer = writer.option(f"snapshot-property.tradelake.{key}", value)
-        try:
-            writer.overwrite(F.col(column) == F.lit(day))
-            break
-        except Exception as err:
-            if not is_commit_conflict(err):
-                raise
-            if retries + 1 >= COMMIT_ATTEMPTS:
-                raise StorageError(
-                    f"{table}: the commit of {column}={day} lost {COMMIT_ATTEMPTS} conflicts "
-                    "with concurrent writers; nothing of this run was published to it. Rerun "
-                    "the job (an overwrite is idempotent)"
-                ) from err
-            retries += 1
-            wait = commit_backoff(retries)
-            log.warning(
-                "commit conflict, retrying",
-                extra={"table": table, "retry": retries, "wait_seconds": round(wait, 2)},
-            )
-            time.sleep(wait)
-    snapshot = run_snapshot_id(frame.sparkSession, table, run_id)
-    assert snapshot is not None  # the overwrite above just committed one
-    return Commit(snapshot, retries)
-
-
 def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
     """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure."""
     day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
     summary["output_table"] = TRADES.name
-    listing = io.list_day(spark, day_uri(settings, day))
+    listing = io.list_day(spark, io.day_uri(settings, day))
     summary["input_fingerprint"] = listing.fingerprint()
     summary["files"] = {
         # Broken links count as read (and unreadable), like files of an unknown format.
@@ -233,6 +146,8 @@ def _publish(
         loaded=stats.loaded,
         duplicates_dropped=stats.duplicates_dropped,
         rejected=stats.rejected,
+        # The rows trades_rejected gets: rejected records and one per unreadable file.
+        dead_letters=stats.rejected + stats.unreadable_files,
         rejected_by_reason=stats.rejected_by_reason,
         schema_drift={"records": stats.drift_records, "fields": stats.drift_fields},
         conservation_ok=stats.conserved,
@@ -267,7 +182,7 @@ def _publish(
             unreadable_rejects(spark, batch.unreadable, day, run_id, started_at)
         )
     phase_started = time.monotonic()
-    rejected_commit = write_partition(
+    rejected_commit = overwrite_partition(
         rejects, settings.table(TRADES_REJECTED.name), "ingest_date", day, run_id
     )
     summary["timings"]["write_rejects_seconds"] = round(time.monotonic() - phase_started, 3)
@@ -286,16 +201,16 @@ def _publish(
         )
     trades = to_trades(batch.classified, day, run_id, started_at, pii_key)
     phase_started = time.monotonic()
-    trades_commit = write_partition(
+    trades_commit = overwrite_partition(
         trades,
         settings.table(TRADES.name),
         "trade_date",
         day,
         run_id,
-        {"input-fingerprint": summary["input_fingerprint"]},
+        properties={"input-fingerprint": summary["input_fingerprint"]},
         # By ranges of (symbol, traded_at) rather than hashed by day: the day is sorted
         # and written by every core at once instead of by one task.
-        distribution_mode="range",
+        options={"distribution-mode": "range"},
     )
     snapshots["trades"] = trades_commit.snapshot_id
     # ... and then the two commits (each with its sort and write).

@@ -11,28 +11,24 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from tradelake.contract import DUPLICATE_CONFLICT, utc_literal
+from tradelake.ingest.classified import (
+    CONTENT_COLUMNS,
+    DUPLICATE,
+    LOADED,
+    LOADED_WITH_ID,
+    REJECTED,
+    STATUS,
+)
 from tradelake.pii import hmac_sha256_hex
-
-LOADED = "loaded"
-DUPLICATE = "duplicate"
-REJECTED = "rejected"
-
-# The normalized content two versions of a trade are compared on.
-CONTENT_COLUMNS = ("symbol", "side", "price", "quantity", "traded_at", "exchange")
-
-
-# Per row of ``classify_records``: how many loaded rows carry its trade_id (1 when the
-# dedupe is right), for the trade_id_unique quality check.
-LOADED_WITH_ID = "loaded_with_id"
 
 
 def classify_records(validated: DataFrame) -> DataFrame:
     """Decide, for every validated record, whether it is loaded, a duplicate or rejected.
 
     Input: the output of ``contract.validate_trades`` (reasons empty when valid).
-    Output: the same columns plus ``status`` (loaded, duplicate, rejected) and
-    ``loaded_with_id`` (loaded rows sharing the row's trade_id); ``reasons`` gains
-    ``duplicate_conflict`` for losing versions. One row per input row.
+    Output: the classified batch (``ingest.classified``): the same columns plus ``status``
+    and ``loaded_with_id``; ``reasons`` gains ``duplicate_conflict`` for losing versions.
+    One row per input row.
 
     Among valid records sharing a trade_id, the winner is the version with the latest
     traded_at; equal timestamps are broken by the smallest content
@@ -71,10 +67,10 @@ def classify_records(validated: DataFrame) -> DataFrame:
         F.when(conflict, F.array(F.lit(DUPLICATE_CONFLICT)))
         .otherwise(F.col("reasons"))
         .alias("reasons"),
-        status.alias("status"),
+        status.alias(STATUS),
     )
     return classified.withColumn(
-        LOADED_WITH_ID, F.count_if(F.col("status") == LOADED).over(by_id).cast("int")
+        LOADED_WITH_ID, F.count_if(F.col(STATUS) == LOADED).over(by_id).cast("int")
     )
 
 
@@ -95,7 +91,7 @@ def to_trades(
         value = hmac_sha256_hex(F.col(name), pii_key) if pii_key else F.lit(None)
         return value.cast("string").alias(name)
 
-    return classified.where(F.col("status") == LOADED).select(
+    return classified.where(F.col(STATUS) == LOADED).select(
         "trade_id",
         "symbol",
         "side",
@@ -114,7 +110,7 @@ def to_trades(
 
 def to_rejects(classified: DataFrame, day: date, run_id: str, started_at: datetime) -> DataFrame:
     """Rows of ``trades_rejected``: one row per rejected record, with all its reasons."""
-    return classified.where(F.col("status") == REJECTED).select(
+    return classified.where(F.col(STATUS) == REJECTED).select(
         F.lit(day).alias("ingest_date"),
         F.lit(run_id).alias("run_id"),
         "source_file",

@@ -812,6 +812,76 @@ CASES: tuple[Case, ...] = (
         # The local Hadoop filesystem cannot open it (its checksum path is not a valid URI).
         unreadable=(("12:00.jsonl", "Relative path in absolute URI"),),
     ),
+    # --- exact money and whole lines (bugs the fuzzer found, fixed) ---
+    Case(
+        "json_two_objects_one_line",
+        "two whole trades on one line with nothing between them",
+        (Text("two.jsonl", lines(jline("TW1") + jline("TW2"))),),
+        group="exact",
+        rejected=(Rejected("two.jsonl", MALFORMED),),
+    ),
+    Case(
+        "json_object_then_text",
+        "a whole trade followed by other text on its line",
+        (Text("tail.jsonl", lines(jline("TT1") + " // resent")),),
+        group="exact",
+        rejected=(Rejected("tail.jsonl", MALFORMED),),
+    ),
+    Case(
+        "price_39_digits_bare",
+        "a bare JSON price of 39 digits, 187.25 and a 1 in the 36th decimal",
+        (Text("d39.jsonl", lines(jline("X39", price="187.25" + "0" * 33 + "1"))),),
+        group="exact",
+        rejected=(Rejected("d39.jsonl", ("price_too_precise",)),),
+    ),
+    Case(
+        "price_exponent_overflow",
+        "a bare JSON price of 1.5e400: valid JSON, far beyond any double",
+        (Text("e400.jsonl", lines(jline("X400", price="1.5e400"))),),
+        group="exact",
+        rejected=(Rejected("e400.jsonl", ("price_out_of_range",)),),
+    ),
+    Case(
+        "quantity_tiny_string",
+        'quantity "1e-19" as a JSON string: above zero, 19 decimals',
+        (Text("tiny.jsonl", lines(jline("XT1").replace('"quantity": 10', '"quantity": "1e-19"'))),),
+        group="exact",
+        rejected=(Rejected("tiny.jsonl", ("quantity_too_precise",)),),
+    ),
+    Case(
+        "price_19_decimals_csv",
+        "a CSV price of 1.0000000000000000001 (19 decimals)",
+        (Text("p19.csv", lines(CSV_HEADER, cline("XC19", price="1.0000000000000000001"))),),
+        group="exact",
+        rejected=(Rejected("p19.csv", ("price_too_precise",)),),
+    ),
+    Case(
+        "exact_despite_the_digits",
+        '187.25 written 187.2500000000 (bare), 1.8725e2 (bare) and "+187.25" (a string)',
+        (
+            Text(
+                "same.jsonl",
+                lines(
+                    jline("XE1", price="187.2500000000"),
+                    jline("XE2", price="1.8725e2"),
+                    jline("XE3").replace('"price": 187.25', '"price": "+187.25"'),
+                ),
+            ),
+        ),
+        group="exact",
+        loaded=(
+            Loaded("XE1", "same.jsonl"),
+            Loaded("XE2", "same.jsonl"),
+            Loaded("XE3", "same.jsonl"),
+        ),
+    ),
+    Case(
+        "timestamp_minutes_with_zone",
+        "a timestamp of hours and minutes with a zone: @DAY@T12:00Z",
+        (Text("hhmm.jsonl", lines(jline("XM1", timestamp=f"{DAY}T12:00Z"))),),
+        group="exact",
+        loaded=(Loaded("XM1", "hhmm.jsonl"),),
+    ),
 )
 
 

@@ -1,0 +1,185 @@
+"""Every table write: one Iceberg commit, labelled with its run, retried when it lost a race.
+
+A partition overwrite replaces a day as a whole (idempotent); an append adds rows (the run
+history tables). Each commit carries ``tradelake.run-id`` (the run that wrote it) and a
+``tradelake.write-id`` of its own in its snapshot summary, so a table's history links
+back to its runs, and a retry after an unknown commit outcome can tell whether the write
+already landed instead of writing it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pyspark.sql import DataFrame, DataFrameWriterV2
+from pyspark.sql import functions as F
+
+from tradelake.errors import StorageError
+
+log = logging.getLogger("tradelake.writes")
+
+# Iceberg retries a conflicting commit itself (commit.retry.* table properties); these
+# attempts wrap the whole write around that, for races Iceberg gives up on.
+COMMIT_ATTEMPTS = 4
+COMMIT_BACKOFF_SECONDS = 2.0
+COMMIT_BACKOFF_MAX_SECONDS = 20.0
+_RETRYABLE_COMMIT_ERRORS = (
+    "org.apache.iceberg.exceptions.CommitFailedException",
+    "org.apache.iceberg.exceptions.CommitStateUnknownException",
+    "org.apache.iceberg.exceptions.ValidationException",
+    # The embedded SQLite catalog, locked by another process's commit.
+    "SQLITE_BUSY",
+)
+RUN_ID_PROPERTY = "tradelake.run-id"
+WRITE_ID_PROPERTY = "tradelake.write-id"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one write committed, and how many retries it took."""
+
+    snapshot_id: int
+    retries: int
+
+
+def is_commit_conflict(err: BaseException) -> bool:
+    """Whether ``err`` is a lost commit race (retryable), judged from the JVM's message."""
+    return any(marker in str(err) for marker in _RETRYABLE_COMMIT_ERRORS)
+
+
+def commit_backoff(retry: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): doubling, capped, jittered."""
+    ceiling = min(COMMIT_BACKOFF_MAX_SECONDS, COMMIT_BACKOFF_SECONDS * 2 ** (retry - 1))
+    return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
+def with_commit_retries(
+    attempt: Callable[[], None],
+    landed: Callable[[], bool],
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run ``attempt`` until it commits; return the retries it took.
+
+    A lost race is retried up to ``COMMIT_ATTEMPTS`` times with backoff, unless
+    ``landed()`` says the write is in the table already (a commit whose outcome was
+    unknown to this process); any other error is raised as it is.
+
+    Raises:
+        StorageError: every attempt lost a commit race; nothing of this write committed.
+    """
+    retries = 0
+    while True:
+        try:
+            attempt()
+            return retries
+        except Exception as err:
+            if not is_commit_conflict(err):
+                raise
+            if landed():
+                return retries
+            if retries + 1 >= COMMIT_ATTEMPTS:
+                raise StorageError(
+                    f"{what} lost {COMMIT_ATTEMPTS} commit races with concurrent writers; "
+                    "nothing of it was committed. Rerun the job (its writes are idempotent)"
+                ) from err
+            retries += 1
+            wait = commit_backoff(retries)
+            log.warning(
+                "commit conflict, retrying",
+                extra={"write": what, "retry": retries, "wait_seconds": round(wait, 2)},
+            )
+            sleep(wait)
+
+
+def overwrite_partition(
+    frame: DataFrame,
+    table: str,
+    column: str,
+    day: date,
+    run_id: str,
+    *,
+    properties: Mapping[str, str] | None = None,
+    options: Mapping[str, str] | None = None,
+) -> Commit:
+    """Replace partition ``column = day`` of ``table`` with ``frame`` in one commit.
+
+    Works when ``frame`` is empty or smaller than what was there: the whole partition is
+    replaced, so a row removed upstream disappears on rerun. ``properties`` become
+    ``tradelake.<key>`` entries of the snapshot summary; ``options`` are writer options
+    (e.g. ``distribution-mode``).
+
+    Raises:
+        StorageError: every attempt lost a commit race.
+    """
+    return _write(
+        frame,
+        table,
+        run_id,
+        lambda writer: writer.overwrite(F.col(column) == F.lit(day)),
+        f"{table}: the overwrite of {column}={day}",
+        properties,
+        options,
+    )
+
+
+def append(
+    frame: DataFrame, table: str, run_id: str, *, properties: Mapping[str, str] | None = None
+) -> Commit:
+    """Append ``frame`` to ``table`` in one commit, never twice (see ``with_commit_retries``).
+
+    Raises:
+        StorageError: every attempt lost a commit race.
+    """
+    return _write(
+        frame, table, run_id, DataFrameWriterV2.append, f"{table}: an append", properties, None
+    )
+
+
+def _write(
+    frame: DataFrame,
+    table: str,
+    run_id: str,
+    commit: Callable[[DataFrameWriterV2], Any],
+    what: str,
+    properties: Mapping[str, str] | None,
+    options: Mapping[str, str] | None,
+) -> Commit:
+    spark = frame.sparkSession
+    write_id = uuid.uuid4().hex
+    summary = {
+        RUN_ID_PROPERTY: run_id,
+        WRITE_ID_PROPERTY: write_id,
+        **{f"tradelake.{key}": value for key, value in (properties or {}).items()},
+    }
+
+    def attempt() -> None:
+        writer = frame.writeTo(table)
+        for key, value in summary.items():
+            writer = writer.option(f"snapshot-property.{key}", value)
+        for key, value in (options or {}).items():
+            writer = writer.option(key, value)
+        commit(writer)
+
+    def landed() -> bool:
+        return _snapshot_of_write(spark, table, write_id) is not None
+
+    retries = with_commit_retries(attempt, landed, what)
+    snapshot = _snapshot_of_write(spark, table, write_id)
+    assert snapshot is not None  # the write above just committed it
+    return Commit(snapshot, retries)
+
+
+def _snapshot_of_write(spark: Any, table: str, write_id: str) -> int | None:
+    row = spark.sql(
+        f"SELECT snapshot_id FROM {table}.snapshots "
+        f"WHERE summary['{WRITE_ID_PROPERTY}'] = '{write_id}' LIMIT 1"
+    ).first()
+    return None if row is None else int(row["snapshot_id"])
