@@ -48,11 +48,13 @@ _PII_PAIR = re.compile(
     r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^,;}\s]+)""",
     re.IGNORECASE,
 )
-# A CSV field that has the shape of a public contract value (price, quantity, timestamp,
-# side, symbol or exchange code). A CSV line carries no column names, so any other
-# field might be an account id and is masked.
+# A CSV field that has the shape of a public contract value: a decimal number, an integer
+# of at most 4 digits (too short for an account number), a timestamp, a side, a symbol or
+# exchange code. A CSV line carries no column names, so any other field might be an
+# account id and is masked.
 _PUBLIC_CSV_FIELD = re.compile(
-    r"^(?:-?\d+\.\d*|-?\d*\.\d+|\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?"
+    r"^(?:[-+]?\d+\.\d*|[-+]?\d*\.\d+|[-+]?\d{1,4}"
+    r"|\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?"
     r"|buy|sell|BUY|SELL|[A-Z]{1,6}(?:\.[A-Z]{1,3})?)$"
 )
 _AT_MOST = re.compile(r"^\s*<=\s*(?P<limit>[-+0-9.eE]+)")
@@ -75,6 +77,17 @@ class Window:
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.since <= day <= self.until
+
+
+def day_ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges, in order."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day - ranges[-1][1] == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def outcome(status: str | None, exit_code: int | None) -> str:

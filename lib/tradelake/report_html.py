@@ -20,6 +20,7 @@ from tradelake.report_data import (
     QualityPoint,
     ReportData,
     RunCell,
+    day_ranges,
 )
 
 OUTCOME_COLORS: dict[str, str] = {
@@ -205,9 +206,11 @@ def runs_section(data: ReportData) -> str:
     parts.append(_figure_html(runs_figure(data), "chart-runs", 420))
     idle = sorted({cell.day for cell in data.runs} - {c.day for c in data.runs if c.runs})
     if idle:
-        parts.append(
-            _empty("Days with no run of any job: " + ", ".join(day.isoformat() for day in idle))
-        )
+        spans = [
+            str(first) if first == last else f"{first} to {last}"
+            for first, last in day_ranges(idle)
+        ]
+        parts.append(_empty("Days with no run of any job: " + ", ".join(spans)))
     failure = data.failure
     if failure is None:
         parts.append(_empty("No run of the window ended with an error."))

@@ -16,6 +16,7 @@ from tradelake.report_data import (
     FunnelCounts,
     QualityPoint,
     Window,
+    day_ranges,
     dead_letter_examples,
     dead_letters_per_day,
     funnel_counts,
@@ -60,6 +61,16 @@ def test_window_days_and_bounds() -> None:
     assert date(2025, 2, 3) not in window
     with pytest.raises(ValueError, match="--since 2025-01-02 is after --until 2025-01-01"):
         Window(D2, D1)
+
+
+def test_day_ranges_join_consecutive_days() -> None:
+    days = [date(2025, 1, n) for n in (7, 2, 3, 4, 9, 10)]
+    assert day_ranges(days) == [
+        (date(2025, 1, 2), date(2025, 1, 4)),
+        (date(2025, 1, 7), date(2025, 1, 7)),
+        (date(2025, 1, 9), date(2025, 1, 10)),
+    ]
+    assert day_ranges([]) == []
 
 
 def _summary(**counts: object) -> dict[str, object]:
@@ -173,9 +184,9 @@ def test_json_record_loses_its_pii_fields_and_email_addresses() -> None:
 
 
 def test_csv_line_keeps_only_fields_shaped_like_public_values() -> None:
-    line = 'T9,AAPL,buy,187.25,10.5,2025-01-15T10:00:00Z,XNAS,ACC-1,"x@y.com",7'
+    line = 'T9,AAPL,buy,187.25,-1,2025-01-15T10:00:00Z,XNAS,ACC-1,"x@y.com",12345678,1000'
     assert mask_record(line, "day.csv.gz") == (
-        "***,AAPL,buy,187.25,10.5,2025-01-15T10:00:00Z,XNAS,***,***,***"
+        "***,AAPL,buy,187.25,-1,2025-01-15T10:00:00Z,XNAS,***,***,***,1000"
     )
 
 

@@ -140,7 +140,7 @@ def test_rejects_by_reason_top_reasons_and_examples(report: ReportData) -> None:
             '"note": "<script>alert(1)</script> mail ***"}',
         ),
         ("bad-0.gz", "java.io.EOFException: Unexpected end of ZLIB input stream"),
-        ("day.csv", "***,MSFT,***,10.25,***,2025-01-17T10:00:00Z,XNAS,***,***"),
+        ("day.csv", "***,MSFT,***,10.25,3,2025-01-17T10:00:00Z,XNAS,***,***"),
         ("b.jsonl", '{"trade_id": "T3", "account_id": ***, "side": "hold"'),
         ("bad-1.gz", "java.io.EOFException: Unexpected end of ZLIB input stream"),
     ]
@@ -236,6 +236,8 @@ def test_symbol_flag_picks_another_symbols_bars(small_lake: Path) -> None:
 
 def test_default_window_ends_at_the_latest_run_and_spans_two_weeks(small_lake: Path) -> None:
     data = read_report(settings_for(small_lake))
+    idle = "Days with no run of any job: 2025-01-04 to 2025-01-09, 2025-01-11 to 2025-01-12, "
+    assert idle + "2025-01-15</p>" in render_html(data)
     assert (data.window.since, data.window.until) == (date(2025, 1, 4), D17)
     # The run of 01-10 is now inside the window.
     assert [(c.day, c.outcome) for c in data.runs if c.job == "ingest" and c.runs] == [
