@@ -614,9 +614,12 @@ def candles(bars: pa.Table | None) -> list[Candle]:
     return sorted(rows, key=lambda candle: candle.bar_start)
 
 
-def last_reject_day(counts: list[ReasonCount]) -> date | None:
-    """The latest ingest day of the window with dead letters."""
-    return max((item.day for item in counts), default=None)
+def latest_day(table: pa.Table | None, column: str) -> date | None:
+    """The latest date in ``column`` (e.g. the last ingest day with dead letters)."""
+    if table is None or table.num_rows == 0:
+        return None
+    latest = pc.max(table.column(column)).as_py()
+    return latest if isinstance(latest, date) else None
 
 
 @dataclass(frozen=True)
@@ -672,7 +675,7 @@ def build_report(
     """Every section's rows from what was read; ``symbol`` and ``bar_day`` name the bars."""
     runs = run_rows(tables.job_runs)
     reasons = reason_counts(tables.rejects)
-    reject_day = last_reject_day(reasons)
+    reject_day = latest_day(tables.rejects, "ingest_date")
     points = quality_points(tables.quality_results)
     return ReportData(
         window=window,

@@ -114,7 +114,12 @@ def _days(data: ReportData) -> list[str]:
 
 def _category_axis(days: list[str]) -> dict[str, Any]:
     # Categories, not dates: every day of the window keeps its slot, run or not.
-    return {"type": "category", "categoryorder": "array", "categoryarray": days}
+    return {
+        "type": "category",
+        "categoryorder": "array",
+        "categoryarray": days,
+        "range": [-0.5, len(days) - 0.5],
+    }
 
 
 def _missing_note(data: ReportData, *tables: str) -> str:
@@ -455,12 +460,15 @@ def rejects_section(data: ReportData) -> str:
         )
         return "".join(parts)
     parts.append(_figure_html(rejects_figure(data), "chart-rejects", 440))
+    per_day = _table(
+        ("ingest day", "dead letters"),
+        ((_e(day), _e(count)) for day, count in sorted(data.dead_letters_per_day.items())),
+        numeric={1},
+    )
+    total = sum(data.dead_letters_per_day.values())
     parts.append(
-        _table(
-            ("ingest day", "dead letters"),
-            ((_e(day), _e(count)) for day, count in sorted(data.dead_letters_per_day.items())),
-            numeric={1},
-        )
+        f"<details><summary>{total} dead letters on {len(data.dead_letters_per_day)} days "
+        f"(rows of trades_rejected per ingest day)</summary>{per_day}</details>"
     )
     if data.examples:
         parts.append(
@@ -540,12 +548,14 @@ def quality_figure(data: ReportData) -> Any:
             )
         limits = [_num(point.limit) for point in points]
         if any(limit is not None for limit in limits):
+            # A dash per day at that day's limit (a setting may change), joined by a line.
             figure.add_trace(
                 go.Scatter(
                     x=x,
                     y=limits,
-                    mode="lines",
-                    line={"dash": "dash", "color": "#c62828"},
+                    mode="lines+markers",
+                    line={"dash": "dash", "color": "#c62828", "width": 1},
+                    marker={"symbol": "line-ew-open", "size": 18, "color": "#c62828"},
                     name=f"{check} limit",
                     showlegend=False,
                 ),

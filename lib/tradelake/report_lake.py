@@ -22,9 +22,8 @@ from tradelake.report_data import (
     ReportData,
     Window,
     build_report,
-    last_reject_day,
+    latest_day,
     latest_day_of,
-    reason_counts,
     symbol_ranking,
 )
 
@@ -196,13 +195,7 @@ def _between(column: str, window: Window) -> Any:
 def _latest_date(reader: LakeReader, table: str, column: str) -> date | None:
     from pyiceberg.expressions import AlwaysTrue
 
-    rows = reader.scan(table, AlwaysTrue(), (column,))
-    if rows is None or rows.num_rows == 0:
-        return None
-    import pyarrow.compute as pc
-
-    latest = pc.max(rows.column(column)).as_py()
-    return latest if isinstance(latest, date) else None
+    return latest_day(reader.scan(table, AlwaysTrue(), (column,)), column)
 
 
 def report_window(
@@ -255,7 +248,7 @@ def read_report(
         rejects = reader.scan(
             "trades_rejected", _between("ingest_date", window), ("ingest_date", "reasons")
         )
-        reject_day = last_reject_day(reason_counts(rejects))
+        reject_day = latest_day(rejects, "ingest_date")
         daily_volume = reader.scan("daily_volume", _between("trade_date", window), VOLUME_COLUMNS)
         ranking = symbol_ranking(daily_volume)
         chosen = symbol or (ranking[0][0] if ranking else None)

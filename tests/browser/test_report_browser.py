@@ -125,8 +125,9 @@ def test_each_section_draws_its_marks(opened: dict[str, Any]) -> None:
         "funnel": {"bars": 16, "points": 4, "lines": 0, "candles": 0},
         # 9 (day, reason) bars and the 2 top reasons of 01-17.
         "rejects": {"bars": 11, "points": 0, "lines": 0, "candles": 0},
-        # 3 checks x 4 days observed; 2 limit lines + 3 observed lines; 1 band (01-17).
-        "quality": {"bars": 1, "points": 12, "lines": 5, "candles": 0},
+        # 3 checks x 4 days observed, 2 limits x 4 days; 2 limit lines + 3 observed lines;
+        # 1 band (01-17).
+        "quality": {"bars": 1, "points": 20, "lines": 5, "candles": 0},
         # 3 symbols x 2 days of volume + 3 volume bars beneath the 3 MSFT candles.
         "market": {"bars": 9, "points": 0, "lines": 0, "candles": 3},
     }

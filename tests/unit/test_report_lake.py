@@ -281,6 +281,7 @@ def test_html_dead_letters_are_escaped_and_masked(page: str) -> None:
     for secret in ("jane.doe@example.com", "bob@example.org", "ACC-991", "ACC-77", "ACC-5"):
         assert secret not in page
     assert "&quot;account_id&quot;: &quot;***&quot;" in rejects
+    assert "<summary>47 dead letters on 4 days" in rejects
 
 
 def test_html_is_self_contained(page: str) -> None:
