@@ -7,6 +7,7 @@ DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
 .PHONY: setup jars demo test test-athena test-reliability bench lint format clean image-context render
+.PHONY: report test-report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +30,20 @@ demo: setup
 	$(PY) -m tradelake.report table daily_volume --date $(DEMO_DATE)
 	@echo
 	$(PY) -m tradelake.report table ohlcv_1m --date $(DEMO_DATE) --limit 8
+	@echo
+	$(PY) -m tradelake.report html --out lake/report.html
 
 test: setup
 	$(PY) -m pytest
+
+# The operations report of the lake (docs/report.md), e.g. REPORT_FLAGS="--symbol AAPL".
+report: $(VENV)/.installed
+	$(PY) -m tradelake.report html --out lake/report.html $(REPORT_FLAGS)
+
+# The report opened in headless Chromium (Debian's chromium, installed once), offline.
+test-report: setup
+	scripts/chromium.sh install
+	$(PY) -m pytest tests/browser -m browser
 
 # The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto.
 test-athena: setup

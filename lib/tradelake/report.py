@@ -2,9 +2,11 @@
 
     python -m tradelake.report summary lake/last-run.json
     python -m tradelake.report table daily_volume --date 2025-01-15 [--limit 20]
+    python -m tradelake.report html [--since D] [--until D] [--symbol S] --out FILE
 
-Tables are read with pyiceberg straight from the catalog (JDBC/SQLite catalog only),
-independently of Spark: what a reader of the lake would see.
+Tables are read with pyiceberg straight from the catalog, independently of Spark: what a
+reader of the lake would see (``summary`` and ``table``: the JDBC/SQLite catalog only;
+``html``, the operations report of docs/report.md: SQLite, Glue or REST).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from tradelake.config import Settings, load_settings
-from tradelake.errors import ConfigError
+from tradelake.errors import ConfigError, TradelakeError
+from tradelake.runtime import iso_date
 
 
 def format_summary(summary: dict[str, Any]) -> list[str]:
@@ -65,24 +69,11 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def sql_catalog(settings: Settings) -> Any | None:
-    """pyiceberg's SqlCatalog over the embedded SQLite catalog, or None if there is none."""
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    uri = settings.catalog_uri_resolved or ""
-    if settings.catalog_type != "jdbc" or not uri.startswith("jdbc:sqlite:"):
-        return None
-    database_file = Path(uri.removeprefix("jdbc:sqlite:"))
-    if not database_file.is_file():
-        return None
-    return SqlCatalog(
-        "lake", uri=f"sqlite:///{database_file}", warehouse=f"file://{settings.warehouse_root}"
-    )
-
-
 def partition_rows(settings: Settings, day: str) -> list[str]:
     """Rows per ingest table for the day, read with pyiceberg."""
     from pyiceberg.exceptions import NoSuchTableError
+
+    from tradelake.report_lake import sql_catalog
 
     catalog = sql_catalog(settings)
     if catalog is None:
@@ -112,6 +103,8 @@ def format_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
 
 def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]:
     """The first ``limit`` rows of a gold table's partition, ordered by its keys."""
+    from tradelake.report_lake import sql_catalog
+
     catalog = sql_catalog(settings)
     if catalog is None:
         return ["only the embedded jdbc:sqlite catalog can be read here"]
@@ -124,6 +117,38 @@ def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]
     return [f"{settings.table(name)} {day}: {len(rows)} rows", *shown]
 
 
+def write_html_report(args: argparse.Namespace) -> int:
+    """``html``: read the lake, render the report, write it; print where it went."""
+    from tradelake.report_html import render_html
+    from tradelake.report_lake import read_report
+
+    started = time.monotonic()
+    settings = load_settings(database=args.database)
+    try:
+        data = read_report(
+            settings,
+            since=args.since,
+            until=args.until,
+            symbol=args.symbol,
+            interval=args.interval,
+        )
+        document = render_html(data)
+        out = args.out.resolve()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document, encoding="utf-8")
+    except TradelakeError as err:
+        print(f"tradelake: {err}", file=sys.stderr)
+        return err.exit_code
+    except OSError as err:
+        print(f"tradelake: cannot write {args.out}: {err}; check --out", file=sys.stderr)
+        return 1
+    print(
+        f"report {data.window.since} to {data.window.until} ({len(document) // 1024} KiB) "
+        f"built in {time.monotonic() - started:.2f} s: {out}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tradelake.report", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,8 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     table_command.add_argument("name", help="e.g. daily_volume, ohlcv_1m")
     table_command.add_argument("--date", required=True, help="trade_date, YYYY-MM-DD")
     table_command.add_argument("--limit", type=int, default=20)
+    html_command = commands.add_parser(
+        "html", help="write the operations report (runs, funnel, rejects, quality, market)"
+    )
+    html_command.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    html_command.add_argument(
+        "--since", type=iso_date, help="first day, YYYY-MM-DD (default: 13 days before --until)"
+    )
+    html_command.add_argument(
+        "--until", type=iso_date, help="last day, YYYY-MM-DD (default: the latest day run)"
+    )
+    html_command.add_argument(
+        "--symbol", help="symbol of the candlestick chart (default: the most traded)"
+    )
+    html_command.add_argument(
+        "--interval", default="1m", help="bars of ohlcv_<interval> to draw (default 1m)"
+    )
+    html_command.add_argument("--database", help="namespace (TRADELAKE_DATABASE)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "html":
+            return write_html_report(args)
         settings = load_settings()
         if args.command == "table":
             print("\n".join(table_rows(settings, args.name, args.date, args.limit)))
