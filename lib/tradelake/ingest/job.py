@@ -18,7 +18,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tradelake import io
+from tradelake import io, kafka_landing
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConfigError, ConservationError, QualityGateError, StorageError
@@ -39,6 +39,8 @@ class Batch:
     classified: DataFrame
     stats: BatchStats
     unreadable: list[io.UnreadableFile]
+    # Kafka source: what identifies the landed input (files have the listing's).
+    fingerprint: str | None = None
 
 
 def day_uri(settings: Settings, day: date) -> str:
@@ -75,12 +77,7 @@ def load_batch(
         excluded = {entry.path for entry in unreadable}
         raw = io.read_raw(spark, [raw for raw in files if raw.path not in excluded])
         unreadable.extend(raw.unreadable)
-        # On local disk, not in the heap: in local mode the executors share the driver's
-        # heap, and a cache held there makes the driver grow with the day (the page cache
-        # serves the two re-reads just as well).
-        classified = without_loaded_text(
-            classify_records(validate_trades(raw.frame, day, now, settings.contract))
-        ).persist(StorageLevel.DISK_ONLY)
+        classified = classify_raw(raw.frame, settings, day, now)
         try:
             stats = batch_stats(classified, unreadable_files=len(unreadable))
         except Exception as err:
@@ -93,6 +90,34 @@ def load_batch(
             log.warning("unreadable file", extra={"path": failure[0], "error": failure[1]})
             continue
         return Batch(classified=classified, stats=stats, unreadable=unreadable)
+
+
+def classify_raw(raw: DataFrame, settings: Settings, day: date, now: datetime) -> DataFrame:
+    """Validated and classified raw records (``RAW_SCHEMA``), persisted on local disk.
+
+    On local disk, not in the heap: in local mode the executors share the driver's heap,
+    and a cache held there makes the driver grow with the day (the page cache serves the
+    two re-reads just as well).
+    """
+    return without_loaded_text(
+        classify_records(validate_trades(raw, day, now, settings.contract))
+    ).persist(StorageLevel.DISK_ONLY)
+
+
+def load_landed_batch(spark: SparkSession, settings: Settings, day: date, now: datetime) -> Batch:
+    """The Kafka messages landed for ``day`` (``trades_landed``), classified, with statistics.
+
+    Raises:
+        NoInputError: nothing landed for the day.
+    """
+    landed = kafka_landing.landed_day(spark, settings, day)
+    classified = classify_raw(landed.frame, settings, day, now)
+    try:
+        stats = batch_stats(classified, unreadable_files=0)
+    except Exception:
+        classified.unpersist()
+        raise
+    return Batch(classified=classified, stats=stats, unreadable=[], fingerprint=landed.fingerprint)
 
 
 def unreadable_rejects(
@@ -190,10 +215,29 @@ def write_partition(
     return Commit(snapshot, retries)
 
 
-def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
-    """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure."""
+def run_ingest(spark: SparkSession, settings: Settings, run: Run, source: str = "files") -> None:
+    """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure.
+
+    ``source``: ``files`` (the raw landing folder of the day) or ``kafka`` (the messages
+    ``jobs/land_kafka.py`` landed in ``trades_landed`` with ``landing_date`` = the day).
+    Only the extract differs: validation, dedupe, dead letters, the gate and the writes
+    are the same.
+    """
     day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
     summary["output_table"] = TRADES.name
+    summary["source"] = source
+    if source == "kafka":
+        ensure_tables(spark, settings, TRADES, TRADES_REJECTED)
+        pii_key = load_key(settings)
+        phase_started = time.monotonic()
+        batch = load_landed_batch(spark, settings, day, started_at)
+        summary["input_fingerprint"] = batch.fingerprint
+        summary["timings"] = {"classify_seconds": round(time.monotonic() - phase_started, 3)}
+        try:
+            _publish(spark, settings, day, run_id, started_at, batch, summary, pii_key)
+        finally:
+            batch.classified.unpersist()
+        return
     listing = io.list_day(spark, day_uri(settings, day))
     summary["input_fingerprint"] = listing.fingerprint()
     summary["files"] = {
@@ -226,8 +270,9 @@ def _publish(
     pii_key: bytes | None,
 ) -> None:
     stats = batch.stats
-    summary["files"]["unreadable"] = len(batch.unreadable)
-    summary["unreadable_files"] = [{"path": u.path, "error": u.error} for u in batch.unreadable]
+    if "files" in summary:
+        summary["files"]["unreadable"] = len(batch.unreadable)
+        summary["unreadable_files"] = [{"path": u.path, "error": u.error} for u in batch.unreadable]
     summary.update(
         records_read=stats.records_read,
         loaded=stats.loaded,
