@@ -450,12 +450,14 @@ def _publish(
     if _head(table) != head:
         raise _Retry(f"main moved from {head} to {_head(table)} since the offsets were read")
     tag = offsets_tag(topic)
-    manage = table.manageSnapshots().fastForwardBranch("main", branch)
-    if table.refs().get(tag) is None:
-        manage = manage.createTag(tag, landed)
-    else:
-        manage = manage.replaceTag(tag, landed)
     try:
+        # The fast-forward checks ancestry when it is called, the commit swaps the metadata
+        # pointer only if nothing changed since manageSnapshots() read it: both may refuse.
+        manage = table.manageSnapshots().fastForwardBranch("main", branch)
+        if table.refs().get(tag) is None:
+            manage = manage.createTag(tag, landed)
+        else:
+            manage = manage.replaceTag(tag, landed)
         manage.removeBranch(branch).commit()
     except Exception as err:
         if _state_unknown(err):
