@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars demo test test-athena test-reliability bench lint format clean image-context render
-.PHONY: report test-report
+.PHONY: setup jars demo test test-athena test-reliability test-kafka bench lint format clean image-context
+.PHONY: render report test-report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ test-athena: setup
 # TRADELAKE_RELIABILITY_PROFILE=ci. TRADELAKE_RELIABILITY_SCALE=N multiplies trials and examples.
 test-reliability: setup
 	$(PY) -m pytest tests/reliability -m reliability
+
+# A real Kafka broker (KRaft, jars from Maven Central), the landing job and ingest
+# --source kafka (docs/kafka.md). TRADELAKE_KAFKA_TRIALS=N sets the SIGKILL trials (10).
+test-kafka: setup
+	scripts/kafka.sh install
+	$(PY) -m pytest tests/kafka -m kafka
 
 # Benchmarks (docs/benchmarks.md): BENCH_SMOKE=1 runs every scenario on tiny data,
 # BENCH_LARGE=1 adds 10M trades. Results go to bench/results/<timestamp>.json.

@@ -1,26 +1,34 @@
 """Ingest one day of raw trade files into the ``trades`` and ``trades_rejected`` tables.
 
-./spark-submit.sh jobs/ingest.py --date 2025-01-15
+./spark-submit.sh jobs/ingest.py --date 2025-01-15 [--source kafka]
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from tradelake.config import load_settings
 from tradelake.ingest.job import run_ingest
 from tradelake.io import day_uri as landing_day_uri
-from tradelake.lineage import raw_dataset
+from tradelake.lineage import DatasetRef, raw_dataset, table_dataset
 from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
-from tradelake.tables import TRADES, TRADES_REJECTED
+from tradelake.tables import TRADES, TRADES_LANDED, TRADES_REJECTED
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     parser = job_parser("ingest", __doc__ or "")
     parser.add_argument("--raw-uri", help="raw landing root (TRADELAKE_RAW_URI)")
+    parser.add_argument(
+        "--source",
+        choices=["files", "kafka"],
+        default="files",
+        help="files: the raw landing folder of the day (default); kafka: the messages "
+        "jobs/land_kafka.py landed in trades_landed with landing_date = the day",
+    )
     parser.add_argument(
         "--max-reject-ratio", type=float, help="quality gate: highest share of rejected records"
     )
@@ -37,14 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         spark = build_session(settings, "tradelake-ingest")
         day_uri = landing_day_uri(settings, run.day)
-        observe(
-            run,
-            spark,
-            settings,
-            inputs=lambda summary: [raw_dataset(day_uri, row_count=summary.get("records_read"))],
-            outputs=[TRADES.name, TRADES_REJECTED.name],
-        )
-        run_ingest(spark, settings, run)
+
+        def inputs(summary: dict[str, Any]) -> list[DatasetRef]:
+            if args.source == "kafka":
+                return [
+                    table_dataset(
+                        settings, TRADES_LANDED.name, row_count=summary.get("records_read")
+                    )
+                ]
+            return [raw_dataset(day_uri, row_count=summary.get("records_read"))]
+
+        observe(run, spark, settings, inputs=inputs, outputs=[TRADES.name, TRADES_REJECTED.name])
+        run_ingest(spark, settings, run, source=args.source)
 
     return run_job("ingest", args.date, body)
 

@@ -32,6 +32,7 @@ Severity = Literal["error", "warn"]
 
 _URI_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 # DECIMAL(18,8) holds at most 10 integer digits.
 _DECIMAL_18_8_LIMIT = Decimal("10000000000")
 # Tables a retention policy may name; "ohlcv" covers every ohlcv_<interval> table.
@@ -42,6 +43,7 @@ RETENTION_TABLES = (
     "ohlcv",
     "job_runs",
     "quality_results",
+    "trades_landed",
 )
 # The ingest's quality checks, by name, with their default severity (error blocks
 # publishing; warn is reported). quality.severity overrides them per check.
@@ -200,6 +202,74 @@ class LineageSettings(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=10)
 
 
+class KafkaSettings(BaseModel):
+    """Where ``jobs/land_kafka.py`` reads trades from, and how it connects.
+
+    Every ``options`` entry is passed to the Kafka consumer as ``kafka.<name>`` (Spark's
+    source) and as a consumer property (the offset look-ups), e.g. ``sasl.jaas.config``
+    for SCRAM or MSK IAM. Secrets belong in environment variables
+    (``TRADELAKE_KAFKA__OPTIONS='{"sasl.jaas.config": "..."}'`` from a secret store),
+    never in ``conf/*.toml``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # host:port[,host:port...]; required by the landing job only.
+    bootstrap_servers: str | None = None
+    topic: str = "trades"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    ssl_truststore_location: str | None = None
+    ssl_truststore_type: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)
+    # Cap per partition and run (None: everything up to the end offsets of the run's start).
+    max_offsets_per_partition: int | None = Field(default=None, ge=1)
+    # How long the offset look-ups wait for the brokers.
+    request_timeout_ms: int = Field(default=30000, ge=1000)
+    # Landing attempts when another writer (another landing run, compaction) commits to
+    # trades_landed between a run's offset read and its commit.
+    commit_attempts: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _valid_topic(self) -> KafkaSettings:
+        if not _TOPIC_NAME.match(self.topic):
+            raise ValueError(
+                f"TRADELAKE_KAFKA__TOPIC={self.topic!r} is not a Kafka topic name "
+                "(letters, digits, '.', '_', '-', at most 249)"
+            )
+        reserved = {"bootstrap.servers", "security.protocol", "isolation.level"}
+        clashing = sorted(set(self.options) & reserved)
+        if clashing:
+            raise ValueError(
+                f"TRADELAKE_KAFKA__OPTIONS sets {clashing}: use TRADELAKE_KAFKA__BOOTSTRAP_SERVERS "
+                "and TRADELAKE_KAFKA__SECURITY_PROTOCOL (isolation.level is always read_committed)"
+            )
+        return self
+
+    def client_properties(self) -> dict[str, str]:
+        """Kafka client properties (bootstrap, security, options) without the ``kafka.`` prefix.
+
+        Raises:
+            ValueError: no bootstrap servers are configured.
+        """
+        if not self.bootstrap_servers:
+            raise ValueError(
+                "TRADELAKE_KAFKA__BOOTSTRAP_SERVERS is required to read from Kafka; set it "
+                "to the brokers' host:port list"
+            )
+        properties = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            properties["sasl.mechanism"] = self.sasl_mechanism
+        if self.ssl_truststore_location:
+            properties["ssl.truststore.location"] = self.ssl_truststore_location
+        if self.ssl_truststore_type:
+            properties["ssl.truststore.type"] = self.ssl_truststore_type
+        return {**properties, **self.options}
+
+
 def conf_dir() -> Path:
     """Folder of the ``<env>.toml`` profiles: ``TRADELAKE_CONF_DIR``, ``./conf`` or the repo's."""
     explicit = os.environ.get("TRADELAKE_CONF_DIR")
@@ -258,6 +328,7 @@ class Settings(BaseSettings):
     glue_jobs: GlueJobSettings = Field(default_factory=GlueJobSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @classmethod
     def settings_customise_sources(

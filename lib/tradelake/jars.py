@@ -72,6 +72,26 @@ JARS: tuple[Jar, ...] = (
         "2.44.4",
         "3ee1934ac45ab9642d12a4ca6b68f687fc40c6a6",
     ),
+    # The Spark Kafka source (jobs/land_kafka.py) and what it needs beyond Spark's own jars.
+    # Maven Central serves no 4.1.4 build of these: 4.1.3 is the nearest of the 4.1 line
+    # (a patch release keeps the source's APIs), and the small delegation-token module is
+    # served only as 4.1.1. kafka-clients and commons-pool2 are the versions Spark 4.1 pins.
+    Jar(
+        "org.apache.spark",
+        "spark-sql-kafka-0-10_2.13",
+        "4.1.3",
+        "fa6f5869ac9f8f183e1941e0a8faae6257fd1ca2",
+    ),
+    Jar(
+        "org.apache.spark",
+        "spark-token-provider-kafka-0-10_2.13",
+        "4.1.1",
+        "1274a38fc9b913ab15b5d0c22496932a83a2b7ab",
+    ),
+    Jar("org.apache.kafka", "kafka-clients", "3.9.1", "86ca079953ed5606257ff298c24666b26da6985b"),
+    Jar(
+        "org.apache.commons", "commons-pool2", "2.12.1", "e5c7b6c9f5a4b59be2bba213fbec70b413376fc1"
+    ),
 )
 
 

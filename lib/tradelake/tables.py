@@ -235,5 +235,28 @@ def tradelake_table_spec(name: str) -> TableSpec | None:
     """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
     if name.startswith("ohlcv_"):
         return ohlcv_spec(name.removeprefix("ohlcv_"))
-    specs = (TRADES, TRADES_REJECTED, JOB_RUNS, QUALITY_RESULTS, DAILY_VOLUME)
+    specs = (TRADES, TRADES_REJECTED, JOB_RUNS, QUALITY_RESULTS, DAILY_VOLUME, TRADES_LANDED)
     return {spec.name: spec for spec in specs}.get(name)
+
+
+# The Kafka landing table (jobs/land_kafka.py). Each landing commit carries the topic's
+# next offsets in its snapshot summary (tradelake.kafka.*): see tradelake.kafka_landing.
+TRADES_LANDED = TableSpec(
+    name="trades_landed",
+    columns=(
+        "topic STRING NOT NULL COMMENT 'classification: internal', "
+        "kafka_partition INT NOT NULL COMMENT 'classification: internal', "
+        "kafka_offset BIGINT NOT NULL COMMENT 'classification: internal', "
+        "kafka_timestamp TIMESTAMP NOT NULL COMMENT 'classification: internal; UTC', "
+        "key STRING COMMENT 'classification: internal; the message key as UTF-8 text', "
+        "value STRING COMMENT 'classification: pii; the message value as UTF-8 text, "
+        "may hold personal data in clear', "
+        "landing_date DATE NOT NULL COMMENT 'classification: public; partition: UTC date "
+        "of kafka_timestamp', "
+        "run_id STRING NOT NULL COMMENT 'classification: internal; landing run', "
+        "landed_at TIMESTAMP NOT NULL COMMENT 'classification: internal'"
+    ),
+    partition_column="landing_date",
+    comment="Kafka messages as landed: one row per (topic, kafka_partition, kafka_offset)",
+    sort_order=("topic", "kafka_partition", "kafka_offset"),
+)

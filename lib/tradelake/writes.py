@@ -183,3 +183,127 @@ def _snapshot_of_write(spark: Any, table: str, write_id: str) -> int | None:
         f"WHERE summary['{WRITE_ID_PROPERTY}'] = '{write_id}' LIMIT 1"
     ).first()
     return None if row is None else int(row["snapshot_id"])
+
+
+# --- Write, audit, publish: rows written to a private branch, published in one commit ----
+
+
+class LostRace(Exception):
+    """A branch write or publish lost to a concurrent commit: start the attempt over."""
+
+
+def java_table(spark: Any, table: str) -> Any:
+    """Iceberg's own ``Table`` (py4j) for a Spark table name, freshly refreshed."""
+    jvm = spark.sparkContext._jvm
+    loaded = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
+    loaded.refresh()
+    return loaded
+
+
+def main_head(table: Any) -> int | None:
+    """The snapshot id main points at (None for a table without snapshots)."""
+    current = table.currentSnapshot()
+    return None if current is None else int(current.snapshotId())
+
+
+def create_branch(spark: Any, table: str, branch: str, head: int | None, max_age_ms: int) -> None:
+    """Create ``branch`` at ``head`` (or empty); expiry drops it after ``max_age_ms``.
+
+    Raises:
+        LostRace: a concurrent commit changed the table first.
+    """
+    try:
+        manage = java_table(spark, table).manageSnapshots()
+        manage = manage.createBranch(branch) if head is None else manage.createBranch(branch, head)
+        manage.setMaxRefAgeMs(branch, max_age_ms).commit()
+    except Exception as err:
+        if is_commit_conflict(err):
+            raise LostRace(f"creating branch {branch}: {err}") from err
+        raise
+
+
+def append_to_branch(
+    frame: DataFrame,
+    table: str,
+    branch: str,
+    run_id: str,
+    *,
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Append ``frame`` to ``branch`` of ``table`` in one commit (invisible on main).
+
+    ``properties`` become ``tradelake.<key>`` entries of the snapshot summary, beside
+    ``tradelake.run-id`` and ``tradelake.write-id``.
+
+    Raises:
+        LostRace: a concurrent commit to the branch's table won the race.
+    """
+    writer = frame.writeTo(f"{table}.branch_{branch}")
+    summary = {
+        RUN_ID_PROPERTY: run_id,
+        WRITE_ID_PROPERTY: uuid.uuid4().hex,
+        **{f"tradelake.{key}": value for key, value in (properties or {}).items()},
+    }
+    for key, value in summary.items():
+        writer = writer.option(f"snapshot-property.{key}", value)
+    try:
+        writer.append()
+    except Exception as err:
+        if is_commit_conflict(err):
+            raise LostRace(f"writing branch {branch}: {err}") from err
+        raise
+
+
+def _on_main(table: Any, snapshot_id: int) -> bool:
+    current = table.currentSnapshot()
+    while current is not None:
+        if int(current.snapshotId()) == snapshot_id:
+            return True
+        parent = current.parentId()
+        current = None if parent is None else table.snapshot(parent)
+    return False
+
+
+def publish_branch(spark: Any, table: str, branch: str, head: int | None, tag: str) -> int:
+    """Fast-forward main to ``branch`` if main is still ``head``; point ``tag`` at it.
+
+    One metadata commit, which also drops the branch. The fast-forward refuses when main
+    is no ancestor of the branch, and the catalog's compare-and-swap of the metadata
+    pointer refuses when anything changed since the commit was prepared (Iceberg does
+    not re-apply a reference update on refreshed metadata), so whatever was read at
+    ``head`` is exactly what the published snapshot continues. Returns its id.
+
+    Raises:
+        LostRace: main moved since ``head``, or the commit lost to another writer.
+    """
+    loaded = java_table(spark, table)
+    published = int(loaded.refs().get(branch).snapshotId())
+    if main_head(loaded) != head:
+        raise LostRace(f"main moved from {head} to {main_head(loaded)}")
+    try:
+        manage = loaded.manageSnapshots().fastForwardBranch("main", branch)
+        if loaded.refs().get(tag) is None:
+            manage = manage.createTag(tag, published)
+        else:
+            manage = manage.replaceTag(tag, published)
+        manage.removeBranch(branch).commit()
+    except Exception as err:
+        if "CommitStateUnknownException" in str(err):
+            # The catalog may or may not have taken the commit: ask it.
+            if _on_main(java_table(spark, table), published):
+                return published
+            raise LostRace(f"commit state unknown, not on main: {err}") from err
+        if is_commit_conflict(err) or "Cannot fast-forward" in str(err):
+            raise LostRace(str(err)) from err
+        raise
+    return published
+
+
+def drop_branch(spark: Any, table: str, branch: str) -> None:
+    """Best effort: a branch left behind is dropped by snapshot expiry once it is old."""
+    try:
+        loaded = java_table(spark, table)
+        if loaded.refs().get(branch) is not None:
+            loaded.manageSnapshots().removeBranch(branch).commit()
+    except Exception as err:  # noqa: BLE001 - cleanup must not hide the run's own outcome
+        log.warning("could not drop a branch", extra={"branch": branch, "error": str(err)})

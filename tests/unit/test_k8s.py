@@ -48,6 +48,7 @@ SCHEDULED = {
     "tradelake-daily-volume": "daily_volume",
     "tradelake-ohlcv-1m": "ohlcv",
     "tradelake-compact": "compact",
+    "tradelake-land-kafka": "land_kafka",
 }
 JOBS_DIR_IN_IMAGE = "/opt/tradelake/jobs"
 CONF_DIR_IN_IMAGE = "/opt/tradelake/conf"
@@ -352,6 +353,9 @@ def test_manifest_arguments_parse_with_the_jobs_parsers(
         if script == "compact":
             # No --date: every partition (compaction skips the healthy ones).
             assert run.args.date is None and run.args.since is None
+        elif script == "land_kafka":
+            # No --date: the offsets decide what lands; job_runs records today (UTC).
+            assert run.args.date is None and run.day >= before
         else:
             # No --date: yesterday, UTC, computed when the run starts.
             assert run.day in (before, yesterday_utc())

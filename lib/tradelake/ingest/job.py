@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tradelake import io
+from tradelake import io, kafka_landing
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConfigError, ConservationError, QualityGateError
@@ -41,6 +43,8 @@ class Batch:
     classified: DataFrame
     stats: BatchStats
     unreadable: list[io.UnreadableFile]
+    # Kafka source: what identifies the landed input (files have the listing's).
+    fingerprint: str | None = None
 
 
 def without_loaded_text(classified: DataFrame) -> DataFrame:
@@ -72,12 +76,7 @@ def load_batch(
         excluded = {entry.path for entry in unreadable}
         raw = io.read_raw(spark, [raw for raw in files if raw.path not in excluded])
         unreadable.extend(raw.unreadable)
-        # On local disk, not in the heap: in local mode the executors share the driver's
-        # heap, and a cache held there makes the driver grow with the day (the page cache
-        # serves the two re-reads just as well).
-        classified = without_loaded_text(
-            classify_records(validate_trades(raw.frame, day, now, settings.contract))
-        ).persist(StorageLevel.DISK_ONLY)
+        classified = classify_raw(raw.frame, settings, day, now)
         try:
             stats = batch_stats(classified, unreadable_files=len(unreadable))
         except Exception as err:
@@ -92,6 +91,34 @@ def load_batch(
         return Batch(classified=classified, stats=stats, unreadable=unreadable)
 
 
+def classify_raw(raw: DataFrame, settings: Settings, day: date, now: datetime) -> DataFrame:
+    """Validated and classified raw records (``RAW_SCHEMA``), persisted on local disk.
+
+    On local disk, not in the heap: in local mode the executors share the driver's heap,
+    and a cache held there makes the driver grow with the day (the page cache serves the
+    two re-reads just as well).
+    """
+    return without_loaded_text(
+        classify_records(validate_trades(raw, day, now, settings.contract))
+    ).persist(StorageLevel.DISK_ONLY)
+
+
+def load_landed_batch(spark: SparkSession, settings: Settings, day: date, now: datetime) -> Batch:
+    """The Kafka messages landed for ``day`` (``trades_landed``), classified, with statistics.
+
+    Raises:
+        NoInputError: nothing landed for the day.
+    """
+    landed = kafka_landing.landed_day(spark, settings, day)
+    classified = classify_raw(landed.frame, settings, day, now)
+    try:
+        stats = batch_stats(classified, unreadable_files=0)
+    except Exception:
+        classified.unpersist()
+        raise
+    return Batch(classified=classified, stats=stats, unreadable=[], fingerprint=landed.fingerprint)
+
+
 def unreadable_rejects(
     spark: SparkSession, unreadable: list[io.UnreadableFile], day: date, run_id: str, at: datetime
 ) -> DataFrame:
@@ -103,23 +130,39 @@ def unreadable_rejects(
     return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
 
 
-def run_ingest(spark: SparkSession, settings: Settings, run: Run) -> None:
-    """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure."""
+def run_ingest(spark: SparkSession, settings: Settings, run: Run, source: str = "files") -> None:
+    """Ingest one day; fills the run summary and raises a ``TradelakeError`` on failure.
+
+    ``source``: ``files`` (the raw landing folder of the day) or ``kafka`` (the messages
+    ``jobs/land_kafka.py`` landed in ``trades_landed`` with ``landing_date`` = the day).
+    Only the extract differs: validation, dedupe, dead letters, the gate and the writes
+    are the same.
+    """
     day, run_id, summary, started_at = run.day, run.run_id, run.summary, run.started_at
     summary["output_table"] = TRADES.name
-    listing = io.list_day(spark, io.day_uri(settings, day))
-    summary["input_fingerprint"] = listing.fingerprint()
-    summary["files"] = {
-        # Broken links count as read (and unreadable), like files of an unknown format.
-        "read": len(listing.files) + len(listing.unlisted),
-        "empty": len(listing.empty),
-        "ignored": len(listing.ignored),
-        "unreadable": 0,
-    }
+    summary["source"] = source
+    extract: Callable[[], Batch]
+    if source == "kafka":
+        extract = partial(load_landed_batch, spark, settings, day, started_at)
+    else:
+        listing = io.list_day(spark, io.day_uri(settings, day))
+        summary["input_fingerprint"] = listing.fingerprint()
+        summary["files"] = {
+            # Broken links count as read (and unreadable), like files of an unknown format.
+            "read": len(listing.files) + len(listing.unlisted),
+            "empty": len(listing.empty),
+            "ignored": len(listing.ignored),
+            "unreadable": 0,
+        }
+        extract = partial(
+            load_batch, spark, settings, day, listing.files, started_at, listing.unlisted
+        )
     ensure_tables(spark, settings, TRADES, TRADES_REJECTED)
     pii_key = load_key(settings)
     phase_started = time.monotonic()
-    batch = load_batch(spark, settings, day, listing.files, started_at, listing.unlisted)
+    batch = extract()
+    if batch.fingerprint is not None:
+        summary["input_fingerprint"] = batch.fingerprint
     # Where the run's time went: read, parse, validate, dedupe and count (one pass)...
     summary["timings"] = {"classify_seconds": round(time.monotonic() - phase_started, 3)}
     try:
@@ -139,8 +182,9 @@ def _publish(
     pii_key: bytes | None,
 ) -> None:
     stats = batch.stats
-    summary["files"]["unreadable"] = len(batch.unreadable)
-    summary["unreadable_files"] = [{"path": u.path, "error": u.error} for u in batch.unreadable]
+    if "files" in summary:
+        summary["files"]["unreadable"] = len(batch.unreadable)
+        summary["unreadable_files"] = [{"path": u.path, "error": u.error} for u in batch.unreadable]
     summary.update(
         records_read=stats.records_read,
         loaded=stats.loaded,
