@@ -204,13 +204,21 @@ def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]
 def lineage_flags() -> list[str]:
     """The job flags that hand the task's OpenLineage run to the job, as provider macros.
 
-    Empty without the Airflow OpenLineage provider; the root (the DAG run) only with a
+    Empty without the Airflow OpenLineage provider or when it is disabled (no transport
+    configured: it then registers no macros); the root (the DAG run) only with a
     provider that has its macro (2.x).
     """
     import importlib
     import importlib.util
 
     if importlib.util.find_spec("airflow.providers.openlineage") is None:
+        return []
+    try:
+        from airflow.providers.openlineage.conf import is_disabled
+    except ImportError:  # a provider too old to say: its macros may not be there either
+        return []
+    if is_disabled():
+        # No transport configured: the provider registers no plugin, hence no macros.
         return []
     macros = importlib.import_module("airflow.providers.openlineage.plugins.macros")
     flags = ["--openlineage-parent-id", PARENT_ID_TEMPLATE]

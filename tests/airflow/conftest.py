@@ -32,6 +32,17 @@ _modules = itertools.count(1)
 _home: Path | None = None
 
 
+def provider_events() -> list[dict[str, Any]]:
+    """The events the Airflow OpenLineage provider wrote for the tasks (its file transport)."""
+    import json
+
+    assert _home is not None
+    path = _home / "openlineage-airflow.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _home
     if not HAVE_AIRFLOW:
@@ -56,6 +67,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # The local landing folder's sensor reads paths through this connection.
             "AIRFLOW_CONN_FS_DEFAULT": '{"conn_type": "fs"}',
+            # The OpenLineage provider is on for the whole session (a provider without a
+            # transport registers no macros): its task events go to a file.
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": (
+                '{"type": "file", "append": true, "log_file_path": "'
+                + str(_home / "openlineage-airflow.jsonl")
+                + '"}'
+            ),
         }
     )
     subprocess.run(

@@ -230,3 +230,43 @@ def test_assets_are_named_like_the_spark_tables() -> None:
         "lake.trading.ohlcv_5m",
         "iceberg://lake/trading/ohlcv_5m",
     )
+
+
+def test_each_spark_application_parses_with_its_jobs_parser_for_the_date(
+    dag_env: pytest.MonkeyPatch,
+) -> None:
+    """What the kubernetes runner submits for 2025-01-15, as Airflow renders it, is valid
+    for the spark-operator and for the job (strictly: no unknown flag)."""
+    import os
+
+    from tests.conftest import load_job
+    from tests.unit import k8s_manifests as km
+    from tests.unit.test_k8s import parse_with_job
+
+    try:
+        manifests = km.render(REPO / "k8s" / "overlays" / "dev" / "jobs")
+    except km.KustomizeUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must render the overlays: {err}")
+        pytest.skip(f"cannot render the overlays: {err}")
+    parent = "default/tradelake_daily.ingest/0199b1a4-6a3c-7b1e-8f00-1234567890ab"
+    lineage = ["--openlineage-parent-id", parent]
+    # The jobs export the flag as OPENLINEAGE_PARENT_ID: undone after the test.
+    dag_env.delenv("OPENLINEAGE_PARENT_ID", raising=False)
+    ingest, gold, compact = o.daily_tasks(o.load_dag_settings(REPO))
+    for task in (ingest, *gold, compact):
+        rendered = [
+            a.replace("{{ macros.ds_add(ds, -6) }}", "2025-01-09").replace("{{ ds }}", "2025-01-15")
+            for a in o.job_arguments(task, "{{ ds }}", lineage)
+        ]
+        application = o.spark_application(manifests, task, rendered)
+        km.assert_valid([application])
+        run = parse_with_job(load_job(task.job), application["spec"]["arguments"])
+        assert run.args.openlineage_parent_id == parent
+        if task.job == "compact":
+            assert run.args.since.isoformat() == "2025-01-09"
+            assert run.args.table == ["trades", "trades_rejected", "daily_volume", "ohlcv_1m"]
+        else:
+            assert run.args.date.isoformat() == "2025-01-15"
+        if task.job == "ohlcv":
+            assert run.args.interval == "1m"
