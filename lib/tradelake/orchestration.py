@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -99,6 +99,15 @@ class DagSettings(BaseSettings):
     # Hand each task's OpenLineage run to its job (needs the openlineage provider).
     lineage_parent: bool = True
 
+    @model_validator(mode="after")
+    def _runner_needs(self) -> DagSettings:
+        if self.runner == "kubernetes" and self.k8s_manifests is None:
+            raise ValueError(
+                "TRADELAKE_AIRFLOW_K8S_MANIFESTS is required with the kubernetes runner: the "
+                "file `kubectl kustomize k8s/overlays/<env>/jobs` renders"
+            )
+        return self
+
     @field_validator("ohlcv_intervals", "compact_steps", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -122,7 +131,12 @@ def load_dag_settings(default_repo: Path) -> DagSettings:
         raise ConfigError(f"invalid DAG configuration: {err}") from err
     except ValidationError as err:
         problems = "; ".join(
-            f"TRADELAKE_AIRFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            (
+                f"TRADELAKE_AIRFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                if e["loc"]
+                else ""
+            )
+            + e["msg"]
             for e in err.errors()
         )
         raise ConfigError(f"invalid DAG configuration: {problems}") from err

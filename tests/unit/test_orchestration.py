@@ -127,6 +127,9 @@ def test_settings_come_from_tradelake_airflow_variables(dag_env: pytest.MonkeyPa
     dag_env.setenv("TRADELAKE_AIRFLOW_RUNNER", "emr")
     with pytest.raises(ConfigError, match="TRADELAKE_AIRFLOW_RUNNER"):
         o.load_dag_settings(REPO)
+    dag_env.setenv("TRADELAKE_AIRFLOW_RUNNER", "kubernetes")
+    with pytest.raises(ConfigError, match="TRADELAKE_AIRFLOW_K8S_MANIFESTS is required"):
+        o.load_dag_settings(REPO)
 
 
 def test_the_chain_and_each_jobs_arguments(dag_env: pytest.MonkeyPatch) -> None:
