@@ -24,10 +24,82 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from tradelake.lineage import QUALITY_FACET_SCHEMA, RUN_EVENT_SCHEMA_URL
+from tradelake.lineage import PARENT_FACET_URL, QUALITY_FACET_SCHEMA, RUN_EVENT_SCHEMA_URL
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "openlineage"
 SPEC_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+
+_RUN = {
+    "type": "object",
+    "properties": {"runId": {"type": "string", "format": "uuid"}},
+    "required": ["runId"],
+}
+_JOB = {
+    "type": "object",
+    "properties": {"namespace": {"type": "string"}, "name": {"type": "string"}},
+    "required": ["namespace", "name"],
+}
+# The ParentRunFacet (spec facets 1-2-0), written here from the spec's field list (run,
+# job, the optional root with its own run and job) rather than copied: it is the facet
+# that joins a job's run to the Airflow task that started it.
+PARENT_FACET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": PARENT_FACET_URL.partition("#")[0],
+    "$defs": {
+        "ParentRunFacet": {
+            "allOf": [
+                {"$ref": f"{SPEC_ID}#/$defs/RunFacet"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "run": _RUN,
+                        "job": _JOB,
+                        "root": {
+                            "type": "object",
+                            "properties": {"run": _RUN, "job": _JOB},
+                            "required": ["run", "job"],
+                        },
+                    },
+                    "required": ["run", "job"],
+                },
+            ],
+            "type": "object",
+        }
+    },
+    "type": "object",
+    "properties": {"parent": {"$ref": "#/$defs/ParentRunFacet"}},
+}
+# The TagsRunFacet (spec facets 1-0-0), likewise written from the spec's field list: the
+# client adds it to every event it sends (the client version, and any configured tags).
+TAGS_FACET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://openlineage.io/spec/facets/1-0-0/TagsRunFacet.json",
+    "$defs": {
+        "TagsRunFacet": {
+            "allOf": [
+                {"$ref": f"{SPEC_ID}#/$defs/RunFacet"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "tags": {"type": "array", "items": {"$ref": "#/$defs/TagsRunFacetFields"}}
+                    },
+                },
+            ],
+            "type": "object",
+        },
+        "TagsRunFacetFields": {
+            "type": "object",
+            "properties": {
+                "key": {"type": "string"},
+                "value": {"type": "string"},
+                "source": {"type": "string"},
+            },
+            "required": ["key", "value"],
+        },
+    },
+    "type": "object",
+    "properties": {"tags": {"$ref": "#/$defs/TagsRunFacet"}},
+}
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
@@ -78,6 +150,8 @@ def schema_documents() -> dict[str, dict[str, Any]]:
         document = json.loads(path.read_text(encoding="utf-8"))
         documents[document["$id"]] = document
     documents[QUALITY_FACET_SCHEMA["$id"]] = QUALITY_FACET_SCHEMA
+    documents[PARENT_FACET_SCHEMA["$id"]] = PARENT_FACET_SCHEMA
+    documents[TAGS_FACET_SCHEMA["$id"]] = TAGS_FACET_SCHEMA
     return documents
 
 

@@ -1,41 +1,62 @@
-"""OpenLineage run events: what each job run read and wrote, and where the events go.
+"""OpenLineage run events: what each job run read and wrote, built and sent with the
+standard client (``openlineage-python``).
 
-Every run emits a ``START`` event, then ``COMPLETE`` or ``FAIL``, shaped by the
-OpenLineage spec 2-0-2 (``RunEvent``) and its standard facets:
+Every run emits a ``START`` event, then ``COMPLETE`` or ``FAIL`` (spec 2-0-2
+``RunEvent``), with the client's standard facets:
 
 - inputs: ``schema`` (dataset facet) and ``dataQualityMetrics`` (input facet);
 - outputs: ``schema`` and ``dataQualityMetrics`` (dataset facets) and
   ``outputStatistics`` (output facet);
-- run: ``errorMessage`` on ``FAIL``, and ``tradelake_quality`` (a custom facet, the
-  spec's copied facets have none for check results) with the quality checks.
+- run: ``errorMessage`` on ``FAIL``; ``parent`` when an orchestrator started the run
+  (the Airflow task, so a lineage UI shows DAG -> task -> job as one chain); and
+  ``tradelake_quality``, a custom facet (the spec has none for check results) with the
+  run's quality checks.
 
-Dataset names follow the OpenLineage naming spec: raw files are ``s3://<bucket>`` +
-object key, or ``file`` + absolute path; Iceberg tables are the warehouse location +
-``<database>.<table>``, the same whichever catalog (jdbc, glue, rest, hadoop) tracks
-them, because the warehouse is what identifies the data.
+What stays ours: dataset naming (raw files are ``s3://<bucket>`` + object key, or
+``file`` + absolute path; Iceberg tables are the warehouse location +
+``<database>.<table>``, whichever catalog tracks them), the quality facet, the parent
+identity handed over by the orchestrator, and the rule that delivery never fails a job:
+a transport error is logged as a warning on ``tradelake.lineage`` and the run goes on.
 
-Delivery never fails a job: the HTTP transport retries a bounded number of times, then
-logs a warning on ``tradelake.lineage``.
+Where events go is the client's transports, chosen by ``TRADELAKE_LINEAGE__TRANSPORT``
+(``file``, ``http``, ``console``, ``none``) or, when that is not set and the client's own
+configuration is present (``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG`` or an
+``openlineage.yml``, ``OPENLINEAGE__TRANSPORT__*``), by that configuration.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import math
-import sys
-import time
-import urllib.error
-import urllib.request
+import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from urllib.parse import urlsplit
+
+import attr
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import (
+    data_quality_metrics_dataset,
+    data_quality_metrics_input_dataset,
+    error_message_run,
+    output_statistics_output_dataset,
+    parent_run,
+    schema_dataset,
+)
+from openlineage.client.generated.base import InputDatasetFacet, RunFacet
+from openlineage.client.serde import Serde
+from openlineage.client.transport.console import ConsoleConfig, ConsoleTransport
+from openlineage.client.transport.file import FileConfig, FileTransport
+from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.noop import NoopConfig, NoopTransport
+from openlineage.client.transport.transport import Transport
 
 from tradelake import __version__
 from tradelake.errors import ConfigError
@@ -48,11 +69,12 @@ log = logging.getLogger("tradelake.lineage")
 EventType = Literal["START", "COMPLETE", "FAIL"]
 
 PRODUCER = f"https://github.com/tradelake/tradelake/tree/{__version__}"
-# The spec version of the copied OpenLineage.json ($id https://openlineage.io/spec/2-0-2/...).
+# The spec version the client's RunEvent declares ($id https://openlineage.io/spec/2-0-2/...).
 SPEC_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_SCHEMA_URL = f"{SPEC_URL}#/$defs/RunEvent"
 
-# Each standard facet's _schemaURL: the $id of its schema file + "#/$defs/<FacetName>".
+# Each standard facet's _schemaURL, as the client sets it (tests/lineage_schema.py checks
+# every one against a copied schema).
 _FACETS = "https://openlineage.io/spec/facets"
 SCHEMA_FACET_URL = f"{_FACETS}/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
 OUTPUT_STATISTICS_FACET_URL = (
@@ -63,10 +85,24 @@ INPUT_QUALITY_FACET_URL = (
     f"{_FACETS}/1-0-3/DataQualityMetricsInputDatasetFacet.json"
     "#/$defs/DataQualityMetricsInputDatasetFacet"
 )
+# The client (1.54) names version 1-0-1 of this facet, which the spec never published
+# (spec/facets/DataQualityMetricsDatasetFacet.json is 1-0-0, with the same fields): the
+# facet below points at the published schema instead.
 DATASET_QUALITY_FACET_URL = (
     f"{_FACETS}/1-0-0/DataQualityMetricsDatasetFacet.json#/$defs/DataQualityMetricsDatasetFacet"
 )
 ERROR_MESSAGE_FACET_URL = f"{_FACETS}/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+PARENT_FACET_URL = f"{_FACETS}/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
+
+# How an orchestrator hands its run to a job: "<namespace>/<job name>/<run id>", the
+# format of the Airflow OpenLineage provider's lineage_parent_id macro (and of
+# OPENLINEAGE_PARENT_ID, which dbt-ol reads too). The root is the DAG run.
+PARENT_ID_VARIABLE = "OPENLINEAGE_PARENT_ID"
+ROOT_PARENT_ID_VARIABLE = "OPENLINEAGE_ROOT_PARENT_ID"
+# The client's own configuration; any of these present means "use it" (see lineage_client).
+CLIENT_CONFIG_VARIABLES = ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED")
+CLIENT_CONFIG_PREFIX = "OPENLINEAGE__"
+CLIENT_CONFIG_FILE = "openlineage.yml"
 
 # Custom facets are named "<producer>_<facet>" and point at a schema the producer owns:
 # the JSON Schema below, versioned with the package.
@@ -118,8 +154,9 @@ RUN_ID_NAMESPACE = uuid.UUID("49b6a146-6e9e-501c-bfec-281bc25b7a2a")
 # come from DatasetRef.row_count and DatasetRef.bytes).
 _QUALITY_KEYS = frozenset({"columnMetrics", "fileCount", "lastUpdated"})
 _S3_SCHEMES = {"s3", "s3a", "s3n"}
-_HTTP_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_BACKOFF_SECONDS = 0.5
+# HTTP delivery: urllib3 retries with backoff on these answers and on connection errors.
+_HTTP_RETRY_STATUS = [408, 425, 429, 500, 502, 503, 504]
+_BACKOFF_FACTOR_SECONDS = 0.5
 _BACKOFF_MAX_SECONDS = 4.0
 
 
@@ -301,8 +338,100 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _facet(schema_url: str, **content: Any) -> dict[str, Any]:
-    return {"_producer": PRODUCER, "_schemaURL": schema_url, **content}
+@attr.define
+class TradelakeQualityRunFacet(RunFacet):
+    """The run's quality checks (``spec/facets/TradelakeQualityRunFacet.json``)."""
+
+    checks: list[dict[str, Any]] = attr.field(factory=list)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return QUALITY_FACET_URL
+
+
+@attr.define
+class _DatasetQualityMetricsFacet(data_quality_metrics_dataset.DataQualityMetricsDatasetFacet):
+    """The client's facet, pointing at the schema version the spec published."""
+
+    _additional_skip_redact: ClassVar[list[str]] = []
+
+    @staticmethod
+    def _get_schema() -> str:
+        return DATASET_QUALITY_FACET_URL
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    """The run that started this one (an Airflow task), and the root of the chain (its DAG run).
+
+    Attributes:
+        namespace: the orchestrator's lineage namespace (the provider's ``namespace``).
+        name: its job name, for an Airflow task ``<dag_id>.<task_id>``.
+        run_id: its OpenLineage run id (a UUID).
+        root: the root run, in the same form; None when not handed over.
+    """
+
+    namespace: str
+    name: str
+    run_id: str
+    root: ParentRun | None = None
+
+
+def parse_parent_id(text: str, *, what: str = PARENT_ID_VARIABLE) -> ParentRun:
+    """``<namespace>/<job name>/<run id>`` (the provider's ``lineage_parent_id``) as a ParentRun.
+
+    The namespace may itself contain ``/``; the job name and the run id cannot.
+
+    Raises:
+        ConfigError: not three non-empty parts, or the run id is not a UUID.
+    """
+    parts = text.strip().rsplit("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ConfigError(
+            f"{what}={text!r} must be '<namespace>/<job name>/<run id>', e.g. "
+            "default/tradelake_daily.ingest/01890a6e-...; Airflow's "
+            "macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) gives it"
+        )
+    namespace, name, run_id = parts
+    try:
+        uuid.UUID(run_id)
+    except ValueError as err:
+        raise ConfigError(f"{what}={text!r}: the run id {run_id!r} is not a UUID") from err
+    return ParentRun(namespace, name, run_id.lower())
+
+
+def parent_from_environment(environ: Mapping[str, str]) -> ParentRun | None:
+    """The parent run handed over in ``OPENLINEAGE_PARENT_ID`` (and its root), or None.
+
+    Raises:
+        ConfigError: a value is malformed (the run must not pretend to have no parent).
+    """
+    text = environ.get(PARENT_ID_VARIABLE, "").strip()
+    if not text:
+        return None
+    parent = parse_parent_id(text)
+    root_text = environ.get(ROOT_PARENT_ID_VARIABLE, "").strip()
+    if root_text:
+        root = parse_parent_id(root_text, what=ROOT_PARENT_ID_VARIABLE)
+        parent = ParentRun(parent.namespace, parent.name, parent.run_id, root)
+    return parent
+
+
+def _parent_facet(parent: ParentRun) -> parent_run.ParentRunFacet:
+    root = None
+    if parent.root is not None:
+        root = parent_run.Root(
+            run=parent_run.RootRun(runId=parent.root.run_id, facets=None),
+            job=parent_run.RootJob(
+                namespace=parent.root.namespace, name=parent.root.name, facets=None
+            ),
+        )
+    return parent_run.ParentRunFacet(
+        run=parent_run.Run(runId=parent.run_id, facets=None),
+        job=parent_run.Job(namespace=parent.namespace, name=parent.name, facets=None),
+        root=root,
+        producer=PRODUCER,
+    )
 
 
 def _format_time(moment: datetime) -> str:
@@ -311,46 +440,71 @@ def _format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _quality_metrics(ref: DatasetRef, schema_url: str) -> dict[str, Any] | None:
+def _column_metrics(metrics: Mapping[str, Any], module: Any) -> dict[str, Any]:
+    return {
+        str(column): module.ColumnMetrics(
+            **{key: _json_safe(value) for key, value in values.items() if key != "quantiles"},
+            quantiles=values.get("quantiles"),
+        )
+        for column, values in metrics.items()
+    }
+
+
+def _schema_facet(ref: DatasetRef) -> schema_dataset.SchemaDatasetFacet:
+    return schema_dataset.SchemaDatasetFacet(
+        fields=[
+            schema_dataset.SchemaDatasetFacetFields(name=name, type=type_, fields=None)
+            for name, type_ in ref.fields
+        ],
+        producer=PRODUCER,
+    )
+
+
+def _quality_content(ref: DatasetRef, module: Any) -> dict[str, Any] | None:
     if ref.row_count is None and ref.bytes is None and not ref.quality:
         return None
-    content: dict[str, Any] = {"columnMetrics": {}}
-    if ref.row_count is not None:
-        content["rowCount"] = ref.row_count
-    if ref.bytes is not None:
-        content["bytes"] = ref.bytes
-    content.update({key: _json_safe(value) for key, value in (ref.quality or {}).items()})
-    return _facet(schema_url, **content)
+    extra = dict(ref.quality or {})
+    return {
+        "columnMetrics": _column_metrics(extra.pop("columnMetrics", {}), module),
+        "rowCount": ref.row_count,
+        "bytes": ref.bytes,
+        **{key: _json_safe(value) for key, value in extra.items()},
+    }
 
 
-def _dataset(ref: DatasetRef, role: Literal["input", "output"]) -> dict[str, Any]:
-    dataset: dict[str, Any] = {"namespace": ref.namespace, "name": ref.name}
-    facets: dict[str, Any] = {}
-    if ref.fields:
-        facets["schema"] = _facet(
-            SCHEMA_FACET_URL,
-            fields=[{"name": name, "type": type_} for name, type_ in ref.fields],
-        )
-    if role == "input":
-        metrics = _quality_metrics(ref, INPUT_QUALITY_FACET_URL)
-        if metrics is not None:
-            dataset["inputFacets"] = {"dataQualityMetrics": metrics}
-    else:
-        metrics = _quality_metrics(ref, DATASET_QUALITY_FACET_URL)
-        if metrics is not None:
-            facets["dataQualityMetrics"] = metrics
-        if ref.row_count is not None or ref.bytes is not None:
-            statistics: dict[str, Any] = {}
-            if ref.row_count is not None:
-                statistics["rowCount"] = ref.row_count
-            if ref.bytes is not None:
-                statistics["size"] = ref.bytes
-            dataset["outputFacets"] = {
-                "outputStatistics": _facet(OUTPUT_STATISTICS_FACET_URL, **statistics)
-            }
-    if facets:
-        dataset["facets"] = facets
-    return dataset
+def _input(ref: DatasetRef) -> InputDataset:
+    facets: dict[str, Any] = {"schema": _schema_facet(ref)} if ref.fields else {}
+    module = data_quality_metrics_input_dataset
+    content = _quality_content(ref, module)
+    input_facets: dict[str, InputDatasetFacet] | None = (
+        {
+            "dataQualityMetrics": module.DataQualityMetricsInputDatasetFacet(
+                **content, producer=PRODUCER
+            )
+        }
+        if content is not None
+        else None
+    )
+    return InputDataset(
+        namespace=ref.namespace, name=ref.name, facets=facets or None, inputFacets=input_facets
+    )
+
+
+def _output(ref: DatasetRef) -> OutputDataset:
+    facets: dict[str, Any] = {"schema": _schema_facet(ref)} if ref.fields else {}
+    content = _quality_content(ref, data_quality_metrics_dataset)
+    if content is not None:
+        facets["dataQualityMetrics"] = _DatasetQualityMetricsFacet(**content, producer=PRODUCER)
+    output_facets: dict[str, Any] | None = None
+    if ref.row_count is not None or ref.bytes is not None:
+        output_facets = {
+            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=ref.row_count, size=ref.bytes, producer=PRODUCER
+            )
+        }
+    return OutputDataset(
+        namespace=ref.namespace, name=ref.name, facets=facets or None, outputFacets=output_facets
+    )
 
 
 def _quality_check(check: Mapping[str, Any]) -> dict[str, Any]:
@@ -372,8 +526,9 @@ def build_event(
     error_message: str | None = None,
     stack_trace: str | None = None,
     quality_checks: Sequence[Mapping[str, Any]] = (),
-) -> dict[str, Any]:
-    """One OpenLineage ``RunEvent``, as a JSON-ready dict.
+    parent: ParentRun | None = None,
+) -> RunEvent:
+    """One OpenLineage ``RunEvent`` (the client's class; ``event_dict`` gives its JSON).
 
     Args:
         event_type: ``START``, then ``COMPLETE`` or ``FAIL``.
@@ -387,6 +542,7 @@ def build_event(
         stack_trace: the Python traceback of the failure, if any (``FAIL`` only).
         quality_checks: ``{"check", "severity", "passed", "observed", "threshold"}``
             mappings, carried by the ``tradelake_quality`` run facet.
+        parent: the orchestrator's run that started this one (``parent`` run facet).
 
     Raises:
         ValueError: an argument cannot make a valid event (the message says which).
@@ -399,160 +555,156 @@ def build_event(
         raise ValueError("stack_trace is only allowed on FAIL events")
     if not namespace or not job_name:
         raise ValueError("namespace and job_name must not be empty")
-    run_facets: dict[str, Any] = {}
+    run_facets: dict[str, RunFacet] = {}
+    if parent is not None:
+        run_facets["parent"] = _parent_facet(parent)
     if error_message is not None:
-        error = _facet(ERROR_MESSAGE_FACET_URL, message=error_message, programmingLanguage="python")
-        if stack_trace is not None:
-            error["stackTrace"] = stack_trace
-        run_facets["errorMessage"] = error
-    if quality_checks:
-        run_facets[QUALITY_FACET] = _facet(
-            QUALITY_FACET_URL, checks=[_quality_check(check) for check in quality_checks]
+        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error_message,
+            programmingLanguage="python",
+            stackTrace=stack_trace,
+            producer=PRODUCER,
         )
-    run: dict[str, Any] = {"runId": run_uuid(run_id)}
-    if run_facets:
-        run["facets"] = run_facets
-    return {
-        "eventType": event_type,
-        "eventTime": _format_time(event_time),
-        "producer": PRODUCER,
-        "schemaURL": RUN_EVENT_SCHEMA_URL,
-        "run": run,
-        "job": {"namespace": namespace, "name": job_name},
-        "inputs": [_dataset(ref, "input") for ref in inputs],
-        "outputs": [_dataset(ref, "output") for ref in outputs],
-    }
+    if quality_checks:
+        run_facets[QUALITY_FACET] = TradelakeQualityRunFacet(
+            checks=[_quality_check(check) for check in quality_checks], producer=PRODUCER
+        )
+    return RunEvent(
+        eventType=RunState[event_type],
+        eventTime=_format_time(event_time),
+        producer=PRODUCER,
+        run=Run(runId=run_uuid(run_id), facets=run_facets or None),
+        job=Job(namespace=namespace, name=job_name, facets=None),
+        inputs=[_input(ref) for ref in inputs],
+        outputs=[_output(ref) for ref in outputs],
+    )
 
 
-class Opener(Protocol):
-    """What the HTTP transport calls to send a request: ``urllib.request.urlopen``'s shape."""
+def event_dict(event: RunEvent) -> dict[str, Any]:
+    """The event as the JSON object the transports send (nulls left out)."""
+    parsed: dict[str, Any] = json.loads(Serde.to_json(event))
+    return parsed
 
-    def __call__(self, request: urllib.request.Request, /, *, timeout: float) -> Any: ...
+
+def client_config_present(environ: Mapping[str, str], cwd: Path) -> bool:
+    """True when the OpenLineage client's own configuration is there to be used."""
+    if any(environ.get(name) for name in CLIENT_CONFIG_VARIABLES):
+        return True
+    if any(name.startswith(CLIENT_CONFIG_PREFIX) for name in environ):
+        return True
+    return (cwd / CLIENT_CONFIG_FILE).is_file()
+
+
+def _http_transport(settings: LineageSettings) -> HttpTransport:
+    url = settings.url or ""
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ConfigError(
+            f"TRADELAKE_LINEAGE__URL={settings.url!r} must be an http(s) URL when "
+            "TRADELAKE_LINEAGE__TRANSPORT=http, e.g. http://marquez:5000; "
+            "or use TRADELAKE_LINEAGE__TRANSPORT=file"
+        )
+    retries = settings.max_attempts - 1
+    return HttpTransport(
+        HttpConfig(
+            url=url,
+            endpoint=settings.endpoint,
+            timeout=settings.timeout_seconds,
+            retry={
+                "total": retries,
+                "connect": retries,
+                "read": retries,
+                "status": retries,
+                "other": retries,
+                "backoff_factor": _BACKOFF_FACTOR_SECONDS,
+                "backoff_max": _BACKOFF_MAX_SECONDS,
+                "status_forcelist": _HTTP_RETRY_STATUS,
+                "allowed_methods": ["POST"],
+                # The last answer is reported (HTTP 503), not urllib3's RetryError.
+                "raise_on_status": False,
+            },
+        )
+    )
+
+
+def lineage_client(
+    settings: LineageSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[OpenLineageClient, str | None]:
+    """The OpenLineage client the settings ask for, and where its events go.
+
+    ``TRADELAKE_LINEAGE__TRANSPORT``, when set, wins: ``file`` (JSON Lines appended to
+    ``file_path``), ``http`` (POST to ``url`` + ``endpoint``, bounded retries), ``console``
+    (one JSON line per event on the ``openlineage.client.transport.console`` logger),
+    ``none``. When it is not set and the client's own configuration is present
+    (``client_config_present``), the client configures itself from it; otherwise ``file``.
+
+    Raises:
+        ConfigError: ``transport=http`` without an http(s) ``url``.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    transport: Transport
+    target: str | None
+    if "transport" not in settings.model_fields_set and client_config_present(environ, cwd):
+        client = OpenLineageClient()
+        url = getattr(client.transport, "url", None)
+        target = f"{url}" if url else f"openlineage client ({client.transport.kind})"
+        return client, target
+    if settings.transport == "http":
+        transport = _http_transport(settings)
+        target = transport.url.rstrip("/") + "/" + settings.endpoint.lstrip("/")
+    elif settings.transport == "file":
+        path = Path(settings.file_path).expanduser().resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the write fails later and is reported as not delivered
+        transport = FileTransport(FileConfig(log_file_path=str(path), append=True))
+        target = str(path)
+    elif settings.transport == "console":
+        transport, target = ConsoleTransport(ConsoleConfig()), None
+    else:
+        transport, target = NoopTransport(NoopConfig()), None
+    return OpenLineageClient(transport=transport), target
 
 
 class LineageEmitter:
-    """Sends run events to the configured transport; delivery problems never raise.
+    """Sends run events with the OpenLineage client; delivery problems never raise."""
 
-    - ``file``: appends one JSON line per event to ``file_path`` (parents created);
-    - ``http``: POSTs the event as JSON to ``url`` + ``endpoint`` (Marquez and any
-      OpenLineage HTTP consumer), up to ``max_attempts`` times with exponential backoff
-      on connection errors, timeouts and 408/425/429/5xx answers;
-    - ``console``: one JSON line on stderr;
-    - ``none``: nothing.
-
-    An event that could not be delivered is logged as a warning on ``tradelake.lineage``.
-    """
-
-    def __init__(
-        self,
-        settings: LineageSettings,
-        *,
-        opener: Opener | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """Check the settings; the file path is resolved against the working directory now.
+    def __init__(self, settings: LineageSettings, *, client: OpenLineageClient | None = None):
+        """Build the client now (file paths resolve against the working directory now).
 
         Raises:
             ConfigError: ``transport=http`` without an http(s) ``url``.
         """
         self.settings = settings
-        self._opener: Opener = opener or urllib.request.urlopen
-        self._sleep = sleep
-        self._url: str | None = None
-        self._file: Path | None = None
-        if settings.transport == "http":
-            url = settings.url or ""
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ConfigError(
-                    f"TRADELAKE_LINEAGE__URL={settings.url!r} must be an http(s) URL when "
-                    "TRADELAKE_LINEAGE__TRANSPORT=http, e.g. http://marquez:5000; "
-                    "or use TRADELAKE_LINEAGE__TRANSPORT=file"
-                )
-            self._url = url.rstrip("/") + "/" + settings.endpoint.lstrip("/")
-        elif settings.transport == "file":
-            self._file = Path(settings.file_path).expanduser().resolve()
+        if client is None:
+            self.client, self._target = lineage_client(settings)
+        else:
+            self.client, self._target = client, None
 
     @property
     def target(self) -> str | None:
-        """Where events go: the file path or the full HTTP URL; None for console and none."""
-        return self._url or (str(self._file) if self._file else None)
+        """Where events go: the file path or the HTTP URL; None for console and none."""
+        return self._target
 
-    def emit(self, event: dict[str, Any]) -> bool:
+    def emit(self, event: RunEvent) -> bool:
         """Deliver one event.
 
         Returns:
-            True once delivered; False when it was not (a warning was logged) and for
-            ``transport=none``, which sends nothing.
-
-        Raises:
-            ValueError: the event is not JSON-serializable (a bug, not a delivery problem).
+            True once delivered; False when it was not (a warning was logged) and when
+            nothing is sent (``none``, or the client's ``OPENLINEAGE_DISABLED``).
         """
-        transport = self.settings.transport
-        if transport == "none":
+        if self.client.transport.kind == NoopTransport.kind:
             return False
-        line = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        if transport == "console":
-            print(line, file=sys.stderr, flush=True)
-            return True
-        if self._file is not None:
-            return self._append(self._file, line)
-        if self._url is not None:
-            return self._post(self._url, line.encode("utf-8"))
-        raise AssertionError(f"unhandled lineage transport {transport!r}")
-
-    def _append(self, path: Path, line: str) -> bool:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Unbuffered append: each event is one write() on an O_APPEND file, so lines
-            # from concurrent runs sharing the file do not interleave.
-            with path.open("ab", buffering=0) as sink:
-                sink.write((line + "\n").encode("utf-8"))
-        except OSError as err:
+            self.client.emit(event)
+        except Exception as err:  # noqa: BLE001 - delivery must never fail the job
             log.warning(
-                "could not write the lineage event; the run goes on without it",
-                extra={"lineage_target": str(path), "error": str(err)},
+                "lineage event not delivered; the run goes on without it",
+                extra={"lineage_target": self._target, "error": f"{type(err).__name__}: {err}"},
             )
             return False
         return True
-
-    def _post(self, url: str, body: bytes) -> bool:
-        attempts = self.settings.max_attempts
-        error = ""
-        for attempt in range(1, attempts + 1):
-            request = urllib.request.Request(
-                url,
-                data=body,
-                method="POST",
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": f"tradelake/{__version__}",
-                },
-            )
-            retry = True
-            try:
-                with self._opener(request, timeout=self.settings.timeout_seconds) as response:
-                    response.read()
-                    status = int(response.status)
-                if 200 <= status < 300:
-                    return True
-                error = f"HTTP {status}"
-                retry = status in _HTTP_RETRY_STATUS
-            except urllib.error.HTTPError as err:
-                error = f"HTTP {err.code} {err.reason}"
-                retry = err.code in _HTTP_RETRY_STATUS
-            except (OSError, http.client.HTTPException) as err:
-                # URLError (refused, DNS), timeouts, dropped connections: worth a retry.
-                error = f"{type(err).__name__}: {err}"
-            log.debug(
-                "lineage event not delivered",
-                extra={"lineage_target": url, "attempt": attempt, "error": error},
-            )
-            if not retry:
-                break
-            if attempt < attempts:
-                self._sleep(min(_BACKOFF_SECONDS * 2 ** (attempt - 1), _BACKOFF_MAX_SECONDS))
-        log.warning(
-            "lineage endpoint did not accept the event; the run goes on without it",
-            extra={"lineage_target": url, "attempts": attempt, "error": error},
-        )
-        return False

@@ -3,24 +3,30 @@
 ``observe(run, spark, settings, inputs, outputs)`` emits the OpenLineage START event and
 registers what happens when the run ends: its ``job_runs`` row and ``quality_results``,
 then COMPLETE (or FAIL, with the error) with row counts and bytes of every table the run
-committed, read from the commit's snapshot summary (metadata, not data).
+committed, read from the commit's snapshot summary (metadata, not data). When an
+orchestrator started the run (``OPENLINEAGE_PARENT_ID``, set by the Airflow DAG), every
+event carries that run as its ``parent``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from openlineage.client.event_v2 import RunEvent
 from pyspark.sql import SparkSession
 
 from tradelake.config import Settings
+from tradelake.errors import ConfigError
 from tradelake.lineage import (
     DatasetRef,
     EventType,
     LineageEmitter,
     build_event,
+    parent_from_environment,
     run_uuid,
     spark_fields,
     table_dataset,
@@ -64,10 +70,22 @@ def observe(
 ) -> None:
     """Emit START now; at the end record the run, then emit COMPLETE or FAIL."""
     emitter = LineageEmitter(settings.lineage)
+    try:
+        parent = parent_from_environment(os.environ)
+    except ConfigError as err:
+        # A malformed hand-over is the orchestrator's bug: the run goes on without it.
+        log.warning("ignoring the lineage parent run", extra={"error": str(err)})
+        parent = None
     run.summary["lineage_run_id"] = run_uuid(run.run_id)
+    if parent is not None:
+        run.summary["lineage_parent"] = {
+            "namespace": parent.namespace,
+            "name": parent.name,
+            "run_id": parent.run_id,
+        }
     namespace = settings.lineage.namespace
 
-    def event(kind: EventType, summary: dict[str, Any], at: datetime) -> dict[str, Any]:
+    def event(kind: EventType, summary: dict[str, Any], at: datetime) -> RunEvent:
         failed = kind == "FAIL"
         return build_event(
             kind,
@@ -79,6 +97,7 @@ def observe(
             outputs=[table_ref(spark, settings, name, summary) for name in outputs],
             error_message=str(summary.get("error", "failed")) if failed else None,
             quality_checks=summary.get("quality", []) if kind != "START" else (),
+            parent=parent,
         )
 
     emitter.emit(event("START", {}, run.started_at))

@@ -1,4 +1,4 @@
-"""OpenLineage events and their transports (no Spark).
+"""OpenLineage events, built and sent with the openlineage-python client (no Spark).
 
 Every event shape tradelake produces is validated against the OpenLineage spec copied
 in tests/schemas/openlineage (tests/lineage_schema.py).
@@ -34,6 +34,7 @@ from tradelake.lineage import (
     ERROR_MESSAGE_FACET_URL,
     INPUT_QUALITY_FACET_URL,
     OUTPUT_STATISTICS_FACET_URL,
+    PARENT_FACET_URL,
     QUALITY_FACET_URL,
     RUN_EVENT_SCHEMA_URL,
     RUN_ID_NAMESPACE,
@@ -41,7 +42,12 @@ from tradelake.lineage import (
     SPEC_URL,
     DatasetRef,
     LineageEmitter,
+    ParentRun,
     build_event,
+    event_dict,
+    lineage_client,
+    parent_from_environment,
+    parse_parent_id,
     raw_dataset,
     run_uuid,
     spark_fields,
@@ -88,6 +94,10 @@ CHECKS = [
 
 
 def start_event() -> dict[str, Any]:
+    return event_dict(start_run_event())
+
+
+def start_run_event() -> Any:
     return build_event(
         "START",
         namespace="tradelake",
@@ -100,6 +110,10 @@ def start_event() -> dict[str, Any]:
 
 
 def complete_event() -> dict[str, Any]:
+    return event_dict(complete_run_event())
+
+
+def complete_run_event() -> Any:
     raw = DatasetRef(
         namespace=RAW.namespace,
         name=RAW.name,
@@ -135,6 +149,10 @@ def complete_event() -> dict[str, Any]:
 
 
 def fail_event() -> dict[str, Any]:
+    return event_dict(fail_run_event())
+
+
+def fail_run_event() -> Any:
     return build_event(
         "FAIL",
         namespace="tradelake",
@@ -382,8 +400,8 @@ def test_complete_event_is_valid_with_statistics_and_quality() -> None:
             "check": "freshness",
             "severity": "warn",
             "passed": False,
+            # None values are left out of the JSON (the client's serializer drops nulls).
             "observed": "2025-01-15T17:59:00+00:00",
-            "threshold": None,
         },
         {
             "check": "reconcile_volume",
@@ -408,15 +426,17 @@ def test_fail_event_is_valid_with_an_error_message() -> None:
         "programmingLanguage": "python",
         "stackTrace": 'Traceback (most recent call last):\n  File "jobs/ingest.py", line 1',
     }
-    without_trace = build_event(
-        "FAIL",
-        namespace="tradelake",
-        job_name="daily_volume",
-        run_id=RUN_ID,
-        event_time=STARTED,
-        inputs=[],
-        outputs=[],
-        error_message="boom",
+    without_trace = event_dict(
+        build_event(
+            "FAIL",
+            namespace="tradelake",
+            job_name="daily_volume",
+            run_id=RUN_ID,
+            event_time=STARTED,
+            inputs=[],
+            outputs=[],
+            error_message="boom",
+        )
     )
     assert_valid_run_event(without_trace)
     assert "stackTrace" not in without_trace["run"]["facets"]["errorMessage"]
@@ -424,14 +444,16 @@ def test_fail_event_is_valid_with_an_error_message() -> None:
 
 def test_event_time_is_converted_to_utc_with_z() -> None:
     paris = timezone(timedelta(hours=1))
-    event = build_event(
-        "COMPLETE",
-        namespace="tradelake",
-        job_name="ohlcv",
-        run_id=RUN_ID,
-        event_time=datetime(2026, 1, 1, 1, 0, tzinfo=paris),
-        inputs=[],
-        outputs=[],
+    event = event_dict(
+        build_event(
+            "COMPLETE",
+            namespace="tradelake",
+            job_name="ohlcv",
+            run_id=RUN_ID,
+            event_time=datetime(2026, 1, 1, 1, 0, tzinfo=paris),
+            inputs=[],
+            outputs=[],
+        )
     )
     assert event["eventTime"] == "2026-01-01T00:00:00.000Z"
     assert event["inputs"] == [] and event["outputs"] == []
@@ -554,11 +576,130 @@ def test_broken_events_fail_validation(
     assert problem in str(failure.value)
 
 
-# ---------------------------------------------------------------- transports
+# ---------------------------------------------------------------- the parent run
+
+
+PARENT_ID = "default/tradelake_daily.ingest/0199b1a4-6a3c-7b1e-8f00-1234567890ab"
+ROOT_ID = "default/tradelake_daily/0199b1a4-6a3c-7b1e-8f00-1234567890ac"
+
+
+def test_parent_id_parses_the_providers_macro_format() -> None:
+    assert parse_parent_id(PARENT_ID) == ParentRun(
+        "default", "tradelake_daily.ingest", "0199b1a4-6a3c-7b1e-8f00-1234567890ab"
+    )
+    # The namespace may itself hold a slash; the job name and the run id cannot.
+    assert parse_parent_id("team/prod/dag.task/0199B1A4-6A3C-7B1E-8F00-1234567890AB") == (
+        ParentRun("team/prod", "dag.task", "0199b1a4-6a3c-7b1e-8f00-1234567890ab")
+    )
+
+
+@pytest.mark.parametrize("text", ["", "a/b", "a//0199b1a4-6a3c-7b1e-8f00-1234567890ab", "a/b/c"])
+def test_a_malformed_parent_id_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="OPENLINEAGE_PARENT_ID"):
+        parse_parent_id(text)
+
+
+def test_parent_comes_from_the_environment_with_its_root() -> None:
+    assert parent_from_environment({}) is None
+    assert parent_from_environment({"OPENLINEAGE_PARENT_ID": " "}) is None
+    parent = parent_from_environment(
+        {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
+    )
+    assert parent == ParentRun(
+        "default",
+        "tradelake_daily.ingest",
+        "0199b1a4-6a3c-7b1e-8f00-1234567890ab",
+        ParentRun("default", "tradelake_daily", "0199b1a4-6a3c-7b1e-8f00-1234567890ac"),
+    )
+
+
+def test_every_event_carries_the_parent_run_facet() -> None:
+    parent = parent_from_environment(
+        {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
+    )
+    for kind, error in (("START", None), ("COMPLETE", None), ("FAIL", "gate")):
+        event = event_dict(
+            build_event(
+                kind,  # type: ignore[arg-type]
+                namespace="tradelake",
+                job_name="ingest",
+                run_id=RUN_ID,
+                event_time=STARTED,
+                inputs=[RAW],
+                outputs=[TRADES],
+                error_message=error,
+                parent=parent,
+            )
+        )
+        assert_valid_run_event(event)
+        assert event["run"]["facets"]["parent"] == {
+            "_producer": event["producer"],
+            "_schemaURL": PARENT_FACET_URL,
+            "run": {"runId": "0199b1a4-6a3c-7b1e-8f00-1234567890ab"},
+            "job": {"namespace": "default", "name": "tradelake_daily.ingest"},
+            "root": {
+                "run": {"runId": "0199b1a4-6a3c-7b1e-8f00-1234567890ac"},
+                "job": {"namespace": "default", "name": "tradelake_daily"},
+            },
+        }
+
+
+def test_a_parent_facet_without_a_job_fails_validation() -> None:
+    event = event_dict(
+        build_event(
+            "START",
+            namespace="tradelake",
+            job_name="ingest",
+            run_id=RUN_ID,
+            event_time=STARTED,
+            inputs=[],
+            outputs=[],
+            parent=parse_parent_id(PARENT_ID),
+        )
+    )
+    del event["run"]["facets"]["parent"]["job"]
+    with pytest.raises(AssertionError, match="'job' is a required property"):
+        assert_valid_run_event(event)
+
+
+# ---------------------------------------------------------------- delivery: the client's transports
 
 
 def _settings(**values: Any) -> LineageSettings:
     return LineageSettings(**values)
+
+
+def sent(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as the client sends it: with its ``tags`` run facet (the client version)."""
+    from openlineage.client.constants import __version__ as client_version
+
+    tags = {
+        "_producer": f"https://github.com/OpenLineage/OpenLineage/tree/{client_version}"
+        "/client/python",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/TagsRunFacet.json"
+        "#/$defs/TagsRunFacet",
+        "tags": [
+            {
+                "key": "openlineage_client_version",
+                "source": "OPENLINEAGE_CLIENT",
+                "value": client_version,
+            }
+        ],
+    }
+    run = dict(event["run"])
+    run["facets"] = {**run.get("facets", {}), "tags": tags}
+    return {**event, "run": run}
+
+
+@pytest.fixture
+def no_client_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No OPENLINEAGE_* configuration and no openlineage.yml: only TRADELAKE_LINEAGE__*."""
+    for name in list(os.environ):
+        if name.startswith("OPENLINEAGE"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture
@@ -576,59 +717,58 @@ def lineage_log(
 
 
 def test_file_transport_appends_one_json_line_per_event(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    no_client_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    tmp_path = no_client_config
     emitter = LineageEmitter(_settings(transport="file", file_path="lake/lineage/events.jsonl"))
     monkeypatch.chdir("/")  # resolved when the emitter was built, not at each emit
     target = tmp_path / "lake" / "lineage" / "events.jsonl"
     assert emitter.target == str(target.resolve())
-    assert emitter.emit(start_event()) is True
-    assert emitter.emit(complete_event()) is True
+    assert emitter.emit(start_run_event()) is True
+    assert emitter.emit(complete_run_event()) is True
     lines = target.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2
-    assert [json.loads(line)["eventType"] for line in lines] == ["START", "COMPLETE"]
+    assert [json.loads(line) for line in lines] == [sent(start_event()), sent(complete_event())]
     for line in lines:
         assert_valid_run_event(json.loads(line))
 
     again = LineageEmitter(_settings(transport="file", file_path=str(target)))
-    assert again.emit(fail_event()) is True
+    assert again.emit(fail_run_event()) is True
     assert len(target.read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_file_transport_failure_is_a_warning_not_an_error(
-    tmp_path: Path, lineage_log: pytest.LogCaptureFixture
+    no_client_config: Path, lineage_log: pytest.LogCaptureFixture
 ) -> None:
-    blocker = tmp_path / "not-a-folder"
+    blocker = no_client_config / "not-a-folder"
     blocker.write_text("")
     emitter = LineageEmitter(_settings(transport="file", file_path=str(blocker / "events.jsonl")))
-    assert emitter.emit(start_event()) is False
+    assert emitter.emit(start_run_event()) is False
     [record] = [r for r in lineage_log.records if r.name == "tradelake.lineage"]
     assert record.levelno == logging.WARNING
+    assert "not-a-folder" in record.__dict__["error"]
 
 
-def test_console_transport_writes_one_line_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_transport_logs_one_json_line(
+    no_client_config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     emitter = LineageEmitter(_settings(transport="console"))
     assert emitter.target is None
-    assert emitter.emit(start_event()) is True
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1
-    assert json.loads(lines[0]) == start_event()
+    with caplog.at_level(logging.INFO, logger="openlineage.client.transport.console"):
+        assert emitter.emit(start_run_event()) is True
+    [record] = [r for r in caplog.records if r.name == "openlineage.client.transport.console"]
+    assert json.loads(record.getMessage()) == sent(start_event())
 
 
 def test_none_transport_sends_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_client_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert LineageEmitter(_settings(transport="none")).emit(start_event()) is False
-    assert list(tmp_path.iterdir()) == []
+    assert LineageEmitter(_settings(transport="none")).emit(start_run_event()) is False
+    assert list(no_client_config.iterdir()) == []
     assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize("url", [None, "", "marquez:5000", "ftp://marquez"])
-def test_http_transport_needs_an_http_url(url: str | None) -> None:
+def test_http_transport_needs_an_http_url(no_client_config: Path, url: str | None) -> None:
     with pytest.raises(ConfigError, match="TRADELAKE_LINEAGE__URL"):
         LineageEmitter(_settings(transport="http", url=url))
 
@@ -659,7 +799,9 @@ class _Receiver:
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[int]], _Receiver]]:
+def receiver(
+    no_client_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[list[int]], _Receiver]]:
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("no_proxy", "127.0.0.1")
@@ -682,48 +824,50 @@ def test_http_transport_posts_the_event_as_json(
     receiver: Callable[[list[int]], _Receiver],
 ) -> None:
     server = receiver([201])
-    sleeps: list[float] = []
-    emitter = LineageEmitter(
-        _settings(transport="http", url=server.url + "/", timeout_seconds=2), sleep=sleeps.append
-    )
+    emitter = LineageEmitter(_settings(transport="http", url=server.url + "/", timeout_seconds=2))
     assert emitter.target == f"{server.url}/api/v1/lineage"
-    assert emitter.emit(complete_event()) is True
+    assert emitter.emit(complete_run_event()) is True
     [(path, headers, body)] = server.requests
     assert path == "/api/v1/lineage"
     assert headers["Content-Type"] == "application/json"
     received = json.loads(body.decode("utf-8"))
-    assert received == json.loads(json.dumps(complete_event()))
+    assert received == sent(complete_event())
     assert_valid_run_event(received)
-    assert sleeps == []
 
 
 def test_http_transport_retries_a_busy_endpoint_then_delivers(
     receiver: Callable[[list[int]], _Receiver],
 ) -> None:
     server = receiver([503, 500])
-    sleeps: list[float] = []
     emitter = LineageEmitter(
-        _settings(transport="http", url=server.url, endpoint="custom/lineage", max_attempts=3),
-        sleep=sleeps.append,
+        _settings(transport="http", url=server.url, endpoint="custom/lineage", max_attempts=3)
     )
-    assert emitter.emit(start_event()) is True
+    assert emitter.emit(start_run_event()) is True
     assert [path for path, _, _ in server.requests] == ["/custom/lineage"] * 3
-    assert sleeps == [0.5, 1.0]
 
 
 def test_http_transport_does_not_retry_a_rejected_event(
     receiver: Callable[[list[int]], _Receiver], lineage_log: pytest.LogCaptureFixture
 ) -> None:
     server = receiver([400])
-    sleeps: list[float] = []
-    emitter = LineageEmitter(
-        _settings(transport="http", url=server.url, max_attempts=5), sleep=sleeps.append
-    )
-    assert emitter.emit(start_event()) is False
+    emitter = LineageEmitter(_settings(transport="http", url=server.url, max_attempts=5))
+    assert emitter.emit(start_run_event()) is False
     assert len(server.requests) == 1
-    assert sleeps == []
     [record] = [r for r in lineage_log.records if r.levelno == logging.WARNING]
-    assert record.__dict__["error"].startswith("HTTP 400")
+    assert "400" in record.__dict__["error"]
+
+
+def test_a_busy_endpoint_gives_up_after_max_attempts_with_a_warning(
+    receiver: Callable[[list[int]], _Receiver], lineage_log: pytest.LogCaptureFixture
+) -> None:
+    server = receiver([503] * 10)
+    emitter = LineageEmitter(_settings(transport="http", url=server.url, max_attempts=2))
+    assert emitter.emit(fail_run_event()) is False
+    assert len(server.requests) == 2
+    warnings = [r for r in lineage_log.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].__dict__["lineage_target"] == f"{server.url}/api/v1/lineage"
+    assert "503" in warnings[0].__dict__["error"]
 
 
 def _closed_port() -> int:
@@ -733,62 +877,71 @@ def _closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize("max_attempts", [1, 4])
-def test_unreachable_endpoint_gives_up_after_max_attempts_with_a_warning(
-    max_attempts: int, lineage_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_an_unreachable_endpoint_is_a_warning(
+    no_client_config: Path, lineage_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import urllib.request
-
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    attempts: list[str] = []
-
-    def counting_opener(request: urllib.request.Request, /, *, timeout: float) -> Any:
-        attempts.append(request.full_url)
-        return urllib.request.urlopen(request, timeout=timeout)
-
-    sleeps: list[float] = []
     url = f"http://127.0.0.1:{_closed_port()}"
-    emitter = LineageEmitter(
-        _settings(transport="http", url=url, max_attempts=max_attempts, timeout_seconds=1),
-        opener=counting_opener,
-        sleep=sleeps.append,
+    emitter = LineageEmitter(_settings(transport="http", url=url, max_attempts=1))
+    assert emitter.emit(start_run_event()) is False
+    [warning] = [r for r in lineage_log.records if r.levelno == logging.WARNING]
+    assert "ConnectionError" in warning.__dict__["error"]
+
+
+def test_the_clients_own_configuration_is_used_when_tradelake_sets_no_transport(
+    receiver: Callable[[list[int]], _Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = receiver([201, 201])
+    monkeypatch.setenv("OPENLINEAGE_URL", server.url)
+    client, target = lineage_client(_settings())
+    assert (client.transport.kind, target) == ("http", server.url)
+    assert LineageEmitter(_settings()).emit(start_run_event()) is True
+    assert [path for path, _, _ in server.requests] == ["/api/v1/lineage"]
+    # An explicit TRADELAKE_LINEAGE__TRANSPORT wins over the client's configuration.
+    client, _ = lineage_client(_settings(transport="none"))
+    assert client.transport.kind == "noop"
+
+
+def test_an_openlineage_yml_in_the_working_directory_is_the_clients_configuration(
+    no_client_config: Path,
+) -> None:
+    events = no_client_config / "ol-events.jsonl"
+    (no_client_config / "openlineage.yml").write_text(
+        f"transport:\n  type: file\n  log_file_path: {events}\n  append: true\n"
     )
-    assert emitter.emit(fail_event()) is False
-    assert attempts == [f"{url}/api/v1/lineage"] * max_attempts
-    assert sleeps == [0.5, 1.0, 2.0][: max_attempts - 1]
-    warnings = [r for r in lineage_log.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert warnings[0].name == "tradelake.lineage"
-    assert warnings[0].__dict__["attempts"] == max_attempts
-    assert "URLError" in warnings[0].__dict__["error"]
+    emitter = LineageEmitter(_settings())
+    assert emitter.client.transport.kind == "file"
+    assert emitter.emit(start_run_event()) is True
+    assert json.loads(events.read_text()) == sent(start_event())
 
 
-def test_backoff_is_capped(lineage_log: pytest.LogCaptureFixture) -> None:
-    def refused(request: Any, /, *, timeout: float) -> Any:
-        raise ConnectionRefusedError("refused")
-
-    sleeps: list[float] = []
-    emitter = LineageEmitter(
-        _settings(transport="http", url="http://lineage.invalid", max_attempts=10),
-        opener=refused,
-        sleep=sleeps.append,
-    )
-    assert emitter.emit(start_event()) is False
-    assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+def test_openlineage_disabled_sends_nothing(
+    no_client_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")
+    assert LineageEmitter(_settings()).emit(start_run_event()) is False
+    assert list(no_client_config.iterdir()) == []
 
 
 def test_events_serialize_dates_in_quality_checks() -> None:
-    event = build_event(
-        "COMPLETE",
-        namespace="tradelake",
-        job_name="compact",
-        run_id=RUN_ID,
-        event_time=STARTED,
-        inputs=[],
-        outputs=[],
-        quality_checks=[
-            {"check": "retention", "severity": "warn", "passed": True, "observed": date(2025, 1, 1)}
-        ],
+    event = event_dict(
+        build_event(
+            "COMPLETE",
+            namespace="tradelake",
+            job_name="compact",
+            run_id=RUN_ID,
+            event_time=STARTED,
+            inputs=[],
+            outputs=[],
+            quality_checks=[
+                {
+                    "check": "retention",
+                    "severity": "warn",
+                    "passed": True,
+                    "observed": date(2025, 1, 1),
+                }
+            ],
+        )
     )
     assert event["run"]["facets"]["tradelake_quality"]["checks"][0]["observed"] == "2025-01-01"
     assert_valid_run_event(event)

@@ -1,0 +1,130 @@
+"""tradelake's daily pipeline: wait for the day's raw files, ingest them, build the gold
+tables in parallel, compact the recent partitions.
+
+The logical date is the trade date: the run for D starts once day D is over (00:00 UTC
+on D+1) and its sensor waits for ``trades/date=D/``. The jobs run locally through
+``./spark-submit.sh``, on the spark-operator or as AWS Glue jobs, chosen by
+``TRADELAKE_AIRFLOW_RUNNER``; nothing else changes. Configuration, exit codes and
+deployment (MWAA included): docs/airflow.md. What each task decides comes from
+``tradelake.orchestration``; this file only declares the tasks and their order.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from tradelake import orchestration as o
+
+settings = o.load_dag_settings(default_repo=Path(__file__).resolve().parents[1])
+repo = settings.repo or Path(__file__).resolve().parents[1]
+ingest, gold, compact = o.daily_tasks(settings)
+lineage = o.lineage_flags() if settings.lineage_parent else []
+manifests = (
+    o.load_manifests(settings.k8s_manifests)
+    if settings.runner == "kubernetes" and settings.k8s_manifests is not None
+    else []
+)
+
+
+def alert(context: Any) -> None:
+    o.post_failure(context, settings.alert_conn_id)
+
+
+@task
+def run_local(command: list[str], **context: Any) -> dict[str, Any] | None:
+    """Run one job with ./spark-submit.sh; its exit code decides retry or fail."""
+    exit_code, output = o.run_local_job(command, cwd=repo, env=os.environ)
+    summary = o.last_summary(output)
+    o.raise_for_exit(context["ti"].task_id, exit_code, summary)
+    return summary
+
+
+def job_task(job: o.JobTask) -> Any:
+    """The runner's operator for one job, with its outlets, limits and retries."""
+    arguments = o.job_arguments(job, "{{ ds }}", lineage)
+    common: dict[str, Any] = {
+        "task_id": job.task_id,
+        "outlets": [
+            Asset(name=name, uri=uri, group="tradelake")
+            for name, uri in (o.asset_uri(settings.database, table) for table in job.tables)
+        ],
+        "max_active_tis_per_dag": settings.max_active_tis_per_job,
+        "execution_timeout": timedelta(minutes=settings.job_timeout_minutes),
+    }
+    if settings.runner == "glue":
+        from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+        return GlueJobOperator(
+            job_name=settings.glue_job_prefix + job.glue_suffix,
+            script_args=o.glue_script_args(arguments),
+            aws_conn_id=settings.aws_conn_id,
+            region_name=settings.region,
+            wait_for_completion=True,
+            job_poll_interval=settings.glue_poll_seconds,
+            verbose=False,
+            **common,
+        )
+    if settings.runner == "kubernetes":
+        from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import (
+            SparkKubernetesOperator,
+        )
+
+        return SparkKubernetesOperator(
+            template_spec=o.spark_application(manifests, job, arguments),
+            namespace=settings.k8s_namespace,
+            kubernetes_conn_id=settings.kubernetes_conn_id,
+            random_name_suffix=True,
+            get_logs=True,
+            **common,
+        )
+    return run_local.override(**common)(command=o.local_command(repo, job, arguments))
+
+
+def raw_files_sensor() -> Any:
+    """Wait, without holding a worker slot (reschedule), for the day's raw files."""
+    kind, location = o.raw_day_location(settings.raw_uri or "", "{{ ds }}")
+    waiting: dict[str, Any] = {
+        "task_id": "wait_for_raw_files",
+        "mode": "reschedule",
+        "poke_interval": settings.sensor_poke_seconds,
+        "timeout": settings.sensor_timeout_seconds,
+        # Each poke is short; the sensor's own timeout bounds the whole wait.
+        "execution_timeout": timedelta(minutes=10),
+    }
+    if kind == "s3":
+        from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+        return S3KeySensor(
+            bucket_key=location, wildcard_match=True, aws_conn_id=settings.aws_conn_id, **waiting
+        )
+    from airflow.providers.standard.sensors.filesystem import FileSensor
+
+    return FileSensor(filepath=location, fs_conn_id=settings.fs_conn_id, **waiting)
+
+
+with DAG(
+    dag_id=o.DAG_ID,
+    description="raw trade files -> trades -> daily_volume, ohlcv_* -> compaction",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime.combine(settings.start_date, datetime.min.time(), tzinfo=UTC),
+    catchup=settings.catchup,
+    max_active_runs=settings.max_active_runs,
+    default_args={
+        "owner": "tradelake",
+        "on_failure_callback": alert,
+        **o.retry_delays(settings),
+    },
+    tags=["tradelake", settings.runner],
+    doc_md=__doc__,
+) as dag:
+    ingested = job_task(ingest)
+    raw_files_sensor() >> ingested
+    gold_tasks = [job_task(job) for job in gold]
+    ingested >> gold_tasks
+    gold_tasks >> job_task(compact)

@@ -1,0 +1,536 @@
+"""What the Airflow DAG (``dags/tradelake_daily.py``) needs, apart from Airflow itself.
+
+The DAG declares tasks and dependencies; everything it decides lives here, as plain
+functions testable without Airflow: which runner (local ``spark-submit``, the
+spark-operator, AWS Glue) from configuration, each job's arguments for a date, the
+SparkApplication a task submits, what an exit code means to Airflow, and the alert a
+failure posts. Airflow is imported only inside the few functions that run in a task
+(``run_local_job``, ``raise_for_exit``, ``post_failure``), so this module imports
+without it; the jobs never import this module.
+
+Configuration is environment variables ``TRADELAKE_AIRFLOW_*`` (docs/airflow.md), read
+when the DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from tradelake.errors import ConfigError
+
+log = logging.getLogger("tradelake.orchestration")
+
+Runner = Literal["local", "kubernetes", "glue"]
+DAG_ID = "tradelake_daily"
+# The form of jobs/ohlcv.py --interval (the job itself checks that it divides a day).
+_INTERVAL = re.compile(r"[1-9][0-9]*[mh]|1d")
+GOLD_JOBS = ("daily_volume", "ohlcv")
+# Steps the DAG's compaction runs on the recent partitions. Retention, orphan and raw
+# clean-up count days back from *today*, so in a backfill of old dates they would delete
+# the very days being rebuilt: they belong to a separate maintenance run (docs/airflow.md).
+DEFAULT_COMPACT_STEPS = ("rewrite", "manifests", "expire")
+# Exit codes (lib/tradelake/errors.py): 2 bad configuration, 3 quality gate.
+FAIL_FAST_EXIT_CODES = frozenset({2, 3})
+PARENT_ID_TEMPLATE = "{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}"
+ROOT_PARENT_ID_TEMPLATE = (
+    "{{ macros.OpenLineageProviderPlugin.lineage_root_parent_id(task_instance) }}"
+)
+
+
+class DagSettings(BaseSettings):
+    """The DAG's configuration: ``TRADELAKE_AIRFLOW_<FIELD>`` variables, validated once."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADELAKE_AIRFLOW_", frozen=True)
+
+    runner: Runner = "local"
+    # local: the repository with spark-submit.sh and jobs/ (default: the DAG's own).
+    repo: Path | None = None
+    # Where the day's raw files land: a path or s3:// URI (default TRADELAKE_RAW_URI, else
+    # <repo>/lake/raw). The sensor waits for ${raw_uri}/trades/date=<ds>/.
+    raw_uri: str | None = None
+    database: str = "trading"
+    # Comma-separated in the environment: 1m,5m,1h.
+    ohlcv_intervals: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["1m"])
+    start_date: date = date(2025, 1, 1)
+    catchup: bool = False
+    # Dates run side by side (scheduled runs; a backfill has its own --max-active-runs).
+    # One date is never run twice at once: Airflow keys a run by its logical date.
+    max_active_runs: int = Field(default=2, ge=1)
+    # Spark jobs of one kind running at once across dates (each is a Spark application).
+    max_active_tis_per_job: int = Field(default=2, ge=1)
+    retries: int = Field(default=3, ge=0)
+    retry_delay_seconds: float = Field(default=300.0, gt=0)
+    max_retry_delay_seconds: float = Field(default=3600.0, gt=0)
+    job_timeout_minutes: float = Field(default=180.0, gt=0)
+    sensor_poke_seconds: float = Field(default=300.0, gt=0)
+    sensor_timeout_seconds: float = Field(default=6 * 3600.0, gt=0)
+    compact_days: int = Field(default=7, ge=1)
+    compact_steps: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_COMPACT_STEPS)
+    )
+    fs_conn_id: str = "fs_default"
+    aws_conn_id: str = "aws_default"
+    region: str | None = None
+    glue_job_prefix: str = "tradelake-"
+    glue_poll_seconds: float = Field(default=30.0, gt=0)
+    kubernetes_conn_id: str = "kubernetes_default"
+    k8s_namespace: str = "tradelake"
+    # The one-off SparkApplications rendered for this environment:
+    # kubectl kustomize k8s/overlays/<env>/jobs > <dags>/tradelake-jobs.yaml
+    k8s_manifests: Path | None = None
+    # An Airflow connection (http) whose host is the webhook URL; unset connection: no post.
+    alert_conn_id: str = "tradelake_alerts"
+    # Hand each task's OpenLineage run to its job (needs the openlineage provider).
+    lineage_parent: bool = True
+
+    @model_validator(mode="after")
+    def _runner_needs(self) -> DagSettings:
+        if self.runner == "kubernetes" and self.k8s_manifests is None:
+            raise ValueError(
+                "TRADELAKE_AIRFLOW_K8S_MANIFESTS is required with the kubernetes runner: the "
+                "file `kubectl kustomize k8s/overlays/<env>/jobs` renders"
+            )
+        return self
+
+    @field_validator("ohlcv_intervals", "compact_steps", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+
+def load_dag_settings(default_repo: Path) -> DagSettings:
+    """Read ``TRADELAKE_AIRFLOW_*``; ``repo`` defaults to ``default_repo``.
+
+    Raises:
+        ConfigError: a value is invalid (the message names the variable).
+    """
+    try:
+        settings = DagSettings()
+    except SettingsError as err:
+        raise ConfigError(f"invalid DAG configuration: {err}") from err
+    except ValidationError as err:
+        problems = "; ".join(
+            (
+                f"TRADELAKE_AIRFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                if e["loc"]
+                else ""
+            )
+            + e["msg"]
+            for e in err.errors()
+        )
+        raise ConfigError(f"invalid DAG configuration: {problems}") from err
+    updates: dict[str, Any] = {}
+    if settings.repo is None:
+        updates["repo"] = default_repo
+    if settings.raw_uri is None:
+        raw = os.environ.get("TRADELAKE_RAW_URI") or str(
+            (settings.repo or default_repo) / "lake/raw"
+        )
+        updates["raw_uri"] = raw
+    return settings.model_copy(update=updates) if updates else settings
+
+
+# ------------------------------------------------------------------------------ the tasks
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """One Spark job of the daily chain, as an Airflow task.
+
+    Attributes:
+        task_id: ``ingest``, ``daily_volume``, ``ohlcv_<interval>``, ``compact``.
+        job: the job script, ``jobs/<job>.py``.
+        arguments: its flags besides ``--date`` (templated: ``{{ ds }}`` is allowed).
+        tables: the tables it publishes (the task's Asset outlets).
+    """
+
+    task_id: str
+    job: str
+    arguments: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+
+    @property
+    def manifest_name(self) -> str:
+        """Its SparkApplication in k8s/jobs/: ``tradelake-daily-volume``, ``tradelake-ohlcv-1m``."""
+        return "tradelake-" + self.task_id.replace("_", "-")
+
+    @property
+    def glue_suffix(self) -> str:
+        """Its Glue job, after the name prefix (tradelake.deploy names them so)."""
+        return self.job.replace("_", "-")
+
+
+def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]:
+    """The chain: ingest, then the gold jobs (in parallel), then compaction.
+
+    Raises:
+        ConfigError: an OHLCV interval is not of the form the job accepts.
+    """
+    bad = [i for i in settings.ohlcv_intervals if not _INTERVAL.fullmatch(i)]
+    if bad or not settings.ohlcv_intervals:
+        raise ConfigError(
+            f"TRADELAKE_AIRFLOW_OHLCV_INTERVALS={settings.ohlcv_intervals}: give one or more "
+            "intervals <n>m, <n>h or 1d, comma-separated (e.g. 1m,5m,1h)"
+        )
+    ingest = JobTask("ingest", "ingest", tables=("trades",))
+    gold = [JobTask("daily_volume", "daily_volume", tables=("daily_volume",))]
+    gold += [
+        JobTask(f"ohlcv_{i}", "ohlcv", ("--interval", i), tables=(f"ohlcv_{i}",))
+        for i in settings.ohlcv_intervals
+    ]
+    since = "{{ macros.ds_add(ds, -" + str(settings.compact_days - 1) + ") }}"
+    steps = [arg for step in settings.compact_steps for arg in ("--only", step)]
+    # The tables this chain writes, each partitioned by its date. (Without --table the job
+    # would also take job_runs and quality_results, partitioned by job, which --since
+    # cannot filter: "Cannot convert Spark filter: CAST(job AS date) >= ...".)
+    written = ["trades", "trades_rejected", *(table for job in gold for table in job.tables)]
+    tables = [arg for table in written for arg in ("--table", table)]
+    compact = JobTask("compact", "compact", ("--since", since, *tables, *steps))
+    if settings.runner == "glue":
+        # Glue run arguments are a map: no flag can be given twice, so neither the tables
+        # nor the steps can be listed. Compaction alone (rewrite, which skips healthy
+        # partitions) over every table is what one Glue run can carry.
+        compact = JobTask("compact", "compact", ("--only", "rewrite"))
+    return ingest, gold, compact
+
+
+def lineage_flags() -> list[str]:
+    """The job flags that hand the task's OpenLineage run to the job, as provider macros.
+
+    Empty without the Airflow OpenLineage provider or when it is disabled (no transport
+    configured: it then registers no macros); the root (the DAG run) only with a
+    provider that has its macro (2.x).
+    """
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("airflow.providers.openlineage") is None:
+        return []
+    try:
+        from airflow.providers.openlineage.conf import is_disabled
+    except ImportError:  # a provider too old to say: its macros may not be there either
+        return []
+    if is_disabled():
+        # No transport configured: the provider registers no plugin, hence no macros.
+        return []
+    macros = importlib.import_module("airflow.providers.openlineage.plugins.macros")
+    flags = ["--openlineage-parent-id", PARENT_ID_TEMPLATE]
+    if hasattr(macros, "lineage_root_parent_id"):
+        flags += ["--openlineage-root-parent-id", ROOT_PARENT_ID_TEMPLATE]
+    return flags
+
+
+def job_arguments(task: JobTask, day: str, lineage: Sequence[str] = ()) -> list[str]:
+    """The job's command-line arguments for the date ``day`` (a date or ``{{ ds }}``).
+
+    ``compact`` takes the date range as ``--since``, not ``--date``; ``lineage`` (see
+    ``lineage_flags``) goes last.
+    """
+    own = list(task.arguments)
+    return [*(own if task.job == "compact" else ["--date", day, *own]), *lineage]
+
+
+def local_command(repo: Path, task: JobTask, arguments: Sequence[str]) -> list[str]:
+    """``<repo>/spark-submit.sh jobs/<job>.py ARGS`` (what ``make demo`` runs)."""
+    return [str(repo / "spark-submit.sh"), f"jobs/{task.job}.py", *arguments]
+
+
+def raw_day_location(raw_uri: str, day: str) -> tuple[str, str]:
+    """``("s3", "s3://bucket/prefix/trades/date=D/*")`` or ``("file", "/abs/trades/date=D")``."""
+    root = raw_uri.rstrip("/")
+    if root.startswith(("s3://", "s3a://")):
+        return "s3", "s3://" + root.split("://", 1)[1] + f"/trades/date={day}/*"
+    if "://" in root and not root.startswith("file://"):
+        raise ConfigError(
+            f"TRADELAKE_AIRFLOW_RAW_URI={raw_uri!r}: the DAG can wait for a local folder or "
+            "s3:// only"
+        )
+    return "file", str(Path(root.removeprefix("file://")).expanduser().resolve()) + (
+        f"/trades/date={day}"
+    )
+
+
+def asset_uri(database: str, table: str) -> tuple[str, str]:
+    """``(name, uri)`` of a table's Airflow Asset: ``lake.<db>.<table>``, ``iceberg://lake/<db>/<table>``."""
+    return f"lake.{database}.{table}", f"iceberg://lake/{database}/{table}"
+
+
+# ------------------------------------------------------------------------------ exit codes
+
+
+class Outcome(Enum):
+    """What Airflow does with a finished job."""
+
+    SUCCESS = "success"
+    RETRY = "retry"  # AirflowException: retried with exponential backoff
+    FAIL = "fail"  # AirflowFailException: failed at once, no retry; downstream upstream_failed
+
+
+def outcome(exit_code: int) -> Outcome:
+    """0 success; 2 (configuration) and 3 (quality gate) fail at once: a retry would fail
+    the same way; 1 (transient), 4 (input not there yet) and anything else (killed, OOM)
+    are retried."""
+    if exit_code == 0:
+        return Outcome.SUCCESS
+    return Outcome.FAIL if exit_code in FAIL_FAST_EXIT_CODES else Outcome.RETRY
+
+
+def last_summary(output: str) -> dict[str, Any] | None:
+    """The job's JSON run summary: the last stdout line that is a JSON object with a status."""
+    for line in reversed(output.strip().splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict) and "status" in parsed:
+            return parsed
+    return None
+
+
+def failure_message(task_id: str, exit_code: int, summary: Mapping[str, Any] | None) -> str:
+    """One line for the task log and the exception: exit code, what it means, the job's error."""
+    meaning = {
+        1: "failure (retried)",
+        2: "bad configuration: fix it, then clear the task",
+        3: "quality gate failed: trades not published; inspect trades_rejected, fix the input",
+        4: "no input yet (retried)",
+    }.get(exit_code, "killed or crashed (retried)")
+    error = (summary or {}).get("error") or "no summary line (see the task log)"
+    run = (summary or {}).get("run_id", "-")
+    return f"{task_id} exited {exit_code}: {meaning}; run {run}: {error}"
+
+
+class JobFailed(Exception):
+    """Carries the job's summary to the failure callback (a mixin of Airflow's exceptions)."""
+
+    summary: dict[str, Any] | None = None
+    exit_code: int | None = None
+
+
+def raise_for_exit(task_id: str, exit_code: int, summary: dict[str, Any] | None) -> None:
+    """Raise what Airflow needs for this exit code (nothing for 0)."""
+    result = outcome(exit_code)
+    if result is Outcome.SUCCESS:
+        return
+    try:
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    except ImportError:  # Airflow 3.0
+        from airflow.exceptions import AirflowException, AirflowFailException
+    base = AirflowFailException if result is Outcome.FAIL else AirflowException
+    error = type("JobFailed", (JobFailed, base), {})(failure_message(task_id, exit_code, summary))
+    error.summary, error.exit_code = summary, exit_code
+    raise error
+
+
+def run_local_job(
+    command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """Run the job, its output streamed to the task log; return (exit code, stdout).
+
+    The job runs in its own process group, ended with it when the task is stopped
+    (execution_timeout, a kill from the UI), so no Spark driver is left behind.
+    """
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            log.info("%s", line.rstrip("\n"))
+        return process.wait(), "".join(lines)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------ kubernetes
+
+
+def load_manifests(path: Path) -> list[dict[str, Any]]:
+    """The documents of a rendered ``k8s/overlays/<env>/jobs`` (kubectl kustomize output)."""
+    import yaml  # type: ignore[import-untyped]
+
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def spark_application(
+    manifests: Sequence[Mapping[str, Any]], task: JobTask, arguments: Sequence[str]
+) -> dict[str, Any]:
+    """The SparkApplication a task submits: the job's one-off manifest, for this run.
+
+    The same source as the schedules (k8s/jobs/), with the run's arguments (its date and
+    lineage parent) and no operator restarts: Airflow owns retries, so the spark-operator
+    must not retry too (``restartPolicy: Never``). The operator gives it a unique name
+    (``random_name_suffix``).
+
+    Raises:
+        ConfigError: the manifests have no SparkApplication of that name.
+    """
+    found = [
+        doc
+        for doc in manifests
+        if doc.get("kind") == "SparkApplication"
+        and doc.get("metadata", {}).get("name") == task.manifest_name
+    ]
+    if not found:
+        names = sorted(d.get("metadata", {}).get("name", "?") for d in manifests)
+        raise ConfigError(
+            f"no SparkApplication {task.manifest_name!r} in TRADELAKE_AIRFLOW_K8S_MANIFESTS "
+            f"(found {names}); for an OHLCV interval add k8s/jobs/ohlcv-<interval>.yaml"
+        )
+    application = copy.deepcopy(dict(found[0]))
+    spec = application["spec"]
+    spec["arguments"] = merge_arguments(spec.get("arguments") or [], arguments)
+    spec["restartPolicy"] = {"type": "Never"}
+    application["metadata"].setdefault("labels", {})["tradelake.io/orchestrator"] = "airflow"
+    return application
+
+
+def merge_arguments(base: Sequence[str], run: Sequence[str]) -> list[str]:
+    """The manifest's arguments with every flag the run sets replaced by the run's.
+
+    ``[--interval, 1m, --fill, forward]`` + ``[--date, D, --interval, 1m]`` gives
+    ``[--fill, forward, --date, D, --interval, 1m]``: flags the manifest adds stay, the
+    run's date and flags win, none is given twice.
+    """
+    flags = {argument.split("=", 1)[0] for argument in run if argument.startswith("--")}
+    kept: list[str] = []
+    skipping = False
+    for argument in base:
+        if argument.startswith("--"):
+            skipping = argument.split("=", 1)[0] in flags
+            if not skipping:
+                kept.append(argument)
+        elif not skipping:
+            kept.append(argument)
+    return [*kept, *run]
+
+
+# ------------------------------------------------------------------------------ glue
+
+
+def glue_script_args(arguments: Sequence[str]) -> dict[str, str]:
+    """Job arguments as Glue run arguments: ``["--date", D]`` -> ``{"--date": D}``.
+
+    Glue adds them to the job's default arguments (``--tradelake-settings`` and the rest
+    stay as ``python -m tradelake.deploy`` defined them).
+    """
+    if len(arguments) % 2:
+        raise ConfigError(f"Glue arguments come in --name value pairs, got {list(arguments)}")
+    keys = list(arguments[::2])
+    if any(not key.startswith("--") for key in keys) or len(set(keys)) != len(keys):
+        raise ConfigError(
+            f"Glue run arguments are a map of --name to value, each name once; got {keys}"
+        )
+    return dict(zip(keys, arguments[1::2], strict=True))
+
+
+# ------------------------------------------------------------------------------ alerts
+
+
+def failure_payload(
+    *,
+    dag_id: str,
+    task_id: str,
+    logical_date: str,
+    try_number: int,
+    airflow_run_id: str,
+    summary: Mapping[str, Any] | None,
+    error: str,
+) -> dict[str, Any]:
+    """The JSON a failed task posts to the alert webhook: the job's run id, status and reason."""
+    summary = summary or {}
+    return {
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "date": logical_date,
+        "try_number": try_number,
+        "airflow_run_id": airflow_run_id,
+        "job": summary.get("job"),
+        "run_id": summary.get("run_id"),
+        "status": summary.get("status", "failed"),
+        "exit_code": summary.get("exit_code"),
+        "reason": summary.get("error") or error,
+    }
+
+
+def post_failure(context: Mapping[str, Any], conn_id: str) -> dict[str, Any] | None:
+    """Airflow ``on_failure_callback``: post ``failure_payload`` to the connection's URL.
+
+    Nothing is posted when the connection does not exist; a failed post is logged, never
+    raised (the task has failed already; the alert must not hide why).
+    """
+    from airflow.providers.http.hooks.http import HttpHook
+
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # Airflow 3.0
+        from airflow.exceptions import AirflowNotFoundException
+
+    ti = context["ti"]
+    error = context.get("exception")
+    payload = failure_payload(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        logical_date=str(context.get("ds")),
+        try_number=int(ti.try_number),
+        airflow_run_id=str(context.get("run_id")),
+        summary=getattr(error, "summary", None),
+        error=str(error) if error is not None else "failed",
+    )
+    hook = HttpHook(method="POST", http_conn_id=conn_id)
+    try:
+        hook.run(json=payload)
+    except AirflowNotFoundException:
+        log.info("no %s connection: the failure alert is not posted", conn_id)
+        return None
+    except Exception:  # noqa: BLE001 - an alert problem must not mask the task's failure
+        log.exception("could not post the failure alert to connection %s", conn_id)
+        return None
+    return payload
+
+
+def retry_delays(settings: DagSettings) -> dict[str, Any]:
+    """Retry arguments of every job task: exponential backoff up to a maximum."""
+    return {
+        "retries": settings.retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=settings.max_retry_delay_seconds),
+    }
