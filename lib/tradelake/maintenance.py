@@ -47,16 +47,35 @@ class TableHealth:
 
 @dataclass(frozen=True)
 class PartitionScope:
-    """Which partitions compaction may touch: all, one day, or every day since one."""
+    """Which days compaction may touch: all, one day, or every day since one."""
 
     day: date | None = None
     since: date | None = None
 
     def predicate(self, column: str) -> str | None:
+        """The rows of the scope, on the table's date column (a filter Iceberg prunes by)."""
         if self.day is not None:
             return f"{column} = DATE'{self.day.isoformat()}'"
         if self.since is not None:
             return f"{column} >= DATE'{self.since.isoformat()}'"
+        return None
+
+    def files_predicate(self, spec: TableSpec) -> str | None:
+        """The data files of the scope, on the ``.files`` metadata table.
+
+        A date-partitioned table filters on its partition; the run history tables
+        (partitioned by job) on the bounds of their date column's values in each file.
+        """
+        column = spec.date_column
+        if column == spec.partition_column:
+            predicate = self.predicate(column)
+            return None if predicate is None else f"partition.{predicate}"
+        bounds = f"readable_metrics.{column}"
+        if self.day is not None:
+            day = f"DATE'{self.day.isoformat()}'"
+            return f"{bounds}.lower_bound <= {day} AND {bounds}.upper_bound >= {day}"
+        if self.since is not None:
+            return f"{bounds}.upper_bound >= DATE'{self.since.isoformat()}'"
         return None
 
 
@@ -170,9 +189,10 @@ def rewrite_data_files(
     """
     maintenance = settings.maintenance
     target = maintenance.target_file_size_mb * 1024 * 1024
-    predicate = scope.predicate(spec.partition_column)
+    predicate = scope.predicate(spec.date_column)
     if dry_run:
-        where = f"AND partition.{predicate}" if predicate else ""
+        files = scope.files_predicate(spec)
+        where = f"AND {files}" if files else ""
         row = _one(
             spark,
             f"SELECT count(*) AS files, count(DISTINCT partition) AS partitions FROM ("

@@ -125,6 +125,34 @@ def test_compaction_merges_small_files_and_keeps_the_data(
     assert spark.table(table).orderBy("trade_id").collect() == before_rows
 
 
+def test_a_date_scope_works_on_the_run_history_tables(
+    spark: Any, lake_env: Any, run_job: Any
+) -> None:
+    """job_runs and quality_results are partitioned by job: --since and --date filter their
+    run_date / check_date (a filter on the partition column would not even convert)."""
+    write_small_files(spark, lake_env, RECENT, files=6, rows_per_file=2)
+    runs = [run_job("compact", "--table", "trades", "--only", "manifests") for _ in range(6)]
+    assert all(run.exit_code == 0 for run in runs)  # six small job_runs appends
+
+    dry = run_job("compact", "--since", RECENT, "--only", "rewrite", "--dry-run")
+    assert dry.exit_code == 0, dry.summary
+    assert dry.summary["tables"]["job_runs"]["rewrite"] == {
+        "would_rewrite_files": 6,
+        "partitions": 1,
+    }
+    assert dry.summary["tables"]["trades"]["rewrite"] == {"would_rewrite_files": 6, "partitions": 1}
+    before = spark.table(lake_env.table("job_runs")).count()
+    run = run_job("compact", "--since", RECENT, "--only", "rewrite")
+    assert run.exit_code == 0, run.summary
+    assert run.summary["tables"]["job_runs"]["rewrite"]["rewritten_files"] == 6
+    # The same rows, plus the compaction run's own record.
+    assert spark.table(lake_env.table("job_runs")).count() == before + 1
+    today = run_job("compact", "--date", RECENT, "--only", "rewrite", "--dry-run")
+    assert today.exit_code == 0, today.summary
+    future = run_job("compact", "--since", "2999-01-01", "--only", "rewrite", "--dry-run")
+    assert future.summary["tables"]["job_runs"]["rewrite"]["would_rewrite_files"] == 0
+
+
 def test_healthy_partitions_are_skipped(spark: Any, lake_env: Any, run_job: Any) -> None:
     write_small_files(spark, lake_env, RECENT, files=3, rows_per_file=2)
     snapshot = current_snapshot_id(spark, lake_env.table("trades"))

@@ -41,7 +41,9 @@ from tradelake.runtime import yesterday_utc
 from tradelake.session import spark_conf
 
 K8S = REPO / "k8s"
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "prod-kafka")
+# Overlays whose trades come from Kafka (the kafka component): landing on, ingest from it.
+KAFKA_OVERLAYS = ("prod-kafka",)
 # The scheduled jobs: manifest name -> job script (jobs/<script>.py).
 SCHEDULED = {
     "tradelake-ingest": "ingest",
@@ -229,7 +231,9 @@ def test_schedules_are_explicit_and_bounded(
         assert spec["timeZone"] == "UTC", name
         assert 1 <= spec["successfulRunHistoryLimit"] <= 10, name
         assert 1 <= spec["failedRunHistoryLimit"] <= 10, name
-        assert not spec.get("suspend", False), name
+        # The landing schedule runs only where the kafka component turns it on.
+        landing_off = name == "tradelake-land-kafka" and overlay not in KAFKA_OVERLAYS
+        assert spec.get("suspend", False) is landing_off, name
         policy = spec["template"]["restartPolicy"]
         assert policy["type"] == "OnFailure", name
         assert 1 <= policy["onFailureRetries"] <= 10, name
@@ -820,3 +824,17 @@ def test_schedules_in_the_base_have_one_off_twins() -> None:
     (jobs_kustomization,) = km.load_documents(K8S / "jobs" / "kustomization.yaml")
     assert {f"schedules/{name}" for name in schedules} <= set(base["resources"])
     assert set(one_offs) == set(jobs_kustomization["resources"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ingest_reads_kafka_exactly_where_the_landing_runs(
+    rendered: Callable[[str], list[dict[str, Any]]], overlay: str
+) -> None:
+    """The kafka component switches both together; no other overlay lands or reads Kafka."""
+    schedules = by_kind(rendered(f"overlays/{overlay}"), "ScheduledSparkApplication")
+    one_offs = by_kind(rendered(f"overlays/{overlay}/jobs"), "SparkApplication")
+    from_kafka = ["--source", "kafka"] if overlay in KAFKA_OVERLAYS else []
+    assert schedules["tradelake-ingest"]["spec"]["template"]["arguments"] == from_kafka
+    assert one_offs["tradelake-ingest"]["spec"]["arguments"] == from_kafka
+    landing = schedules["tradelake-land-kafka"]["spec"]
+    assert landing["suspend"] is (overlay not in KAFKA_OVERLAYS)
