@@ -1,5 +1,5 @@
-"""tradelake's daily pipeline: wait for the day's raw files, ingest them, build the gold
-tables in parallel, compact the recent partitions.
+"""tradelake's daily pipeline: wait for the day's raw files (or land the Kafka topic),
+ingest them, build the gold tables in parallel, compact the recent partitions.
 
 The logical date is the trade date: the run for D starts once day D is over (00:00 UTC
 on D+1) and its sensor waits for ``trades/date=D/``. The jobs run locally through
@@ -23,7 +23,7 @@ from tradelake import orchestration as o
 
 settings = o.load_dag_settings(default_repo=Path(__file__).resolve().parents[1])
 repo = settings.repo or Path(__file__).resolve().parents[1]
-ingest, gold, compact = o.daily_tasks(settings)
+chain = o.daily_tasks(settings)
 lineage = o.lineage_flags() if settings.lineage_parent else []
 manifests = (
     o.load_manifests(settings.k8s_manifests)
@@ -123,8 +123,11 @@ with DAG(
     tags=["tradelake", settings.runner],
     doc_md=__doc__,
 ) as dag:
-    ingested = job_task(ingest)
-    raw_files_sensor() >> ingested
-    gold_tasks = [job_task(job) for job in gold]
+    ingested = job_task(chain.ingest)
+    if chain.land is not None:
+        job_task(chain.land) >> ingested  # trades from Kafka: land, then ingest them
+    else:
+        raw_files_sensor() >> ingested
+    gold_tasks = [job_task(job) for job in chain.gold]
     ingested >> gold_tasks
-    gold_tasks >> job_task(compact)
+    gold_tasks >> job_task(chain.compact)

@@ -59,6 +59,9 @@ class DagSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADELAKE_AIRFLOW_", frozen=True)
 
     runner: Runner = "local"
+    # Where the trades come from: the day's raw files (a sensor waits for them) or Kafka
+    # (a land_kafka task lands the topic up to now, then ingest --source kafka).
+    source: Literal["files", "kafka"] = "files"
     # local: the repository with spark-submit.sh and jobs/ (default: the DAG's own).
     repo: Path | None = None
     # Where the day's raw files land: a path or s3:// URI (default TRADELAKE_RAW_URI, else
@@ -101,6 +104,12 @@ class DagSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _runner_needs(self) -> DagSettings:
+        if self.source == "kafka" and self.runner == "glue":
+            raise ValueError(
+                "TRADELAKE_AIRFLOW_SOURCE=kafka with the glue runner: python -m tradelake.deploy "
+                "does not define a landing Glue job yet (docs/kafka.md says what it needs); "
+                "use the local or kubernetes runner for a Kafka source"
+            )
         if self.runner == "kubernetes" and self.k8s_manifests is None:
             raise ValueError(
                 "TRADELAKE_AIRFLOW_K8S_MANIFESTS is required with the kubernetes runner: the "
@@ -181,8 +190,23 @@ class JobTask:
         return self.job.replace("_", "-")
 
 
-def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]:
-    """The chain: ingest, then the gold jobs (in parallel), then compaction.
+@dataclass(frozen=True)
+class DailyTasks:
+    """The chain's jobs: [land_kafka,] ingest, the gold jobs (in parallel), compaction."""
+
+    land: JobTask | None
+    ingest: JobTask
+    gold: list[JobTask]
+    compact: JobTask
+
+    @property
+    def jobs(self) -> list[JobTask]:
+        """Every job of the chain, in order."""
+        return [*([self.land] if self.land else []), self.ingest, *self.gold, self.compact]
+
+
+def daily_tasks(settings: DagSettings) -> DailyTasks:
+    """The chain: [landing,] ingest, then the gold jobs (in parallel), then compaction.
 
     Raises:
         ConfigError: an OHLCV interval is not of the form the job accepts.
@@ -193,7 +217,12 @@ def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]
             f"TRADELAKE_AIRFLOW_OHLCV_INTERVALS={settings.ohlcv_intervals}: give one or more "
             "intervals <n>m, <n>h or 1d, comma-separated (e.g. 1m,5m,1h)"
         )
+    land = None
     ingest = JobTask("ingest", "ingest", tables=("trades",))
+    if settings.source == "kafka":
+        # The run for D starts once D is over: landing up to now lands all of D's messages.
+        land = JobTask("land_kafka", "land_kafka", tables=("trades_landed",))
+        ingest = JobTask("ingest", "ingest", ("--source", "kafka"), tables=("trades",))
     gold = [JobTask("daily_volume", "daily_volume", tables=("daily_volume",))]
     gold += [
         JobTask(f"ohlcv_{i}", "ohlcv", ("--interval", i), tables=(f"ohlcv_{i}",))
@@ -201,9 +230,7 @@ def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]
     ]
     since = "{{ macros.ds_add(ds, -" + str(settings.compact_days - 1) + ") }}"
     steps = [arg for step in settings.compact_steps for arg in ("--only", step)]
-    # The tables this chain writes, each partitioned by its date. (Without --table the job
-    # would also take job_runs and quality_results, partitioned by job, which --since
-    # cannot filter: "Cannot convert Spark filter: CAST(job AS date) >= ...".)
+    # The tables this chain writes (the run history tables are left to maintenance).
     written = ["trades", "trades_rejected", *(table for job in gold for table in job.tables)]
     tables = [arg for table in written for arg in ("--table", table)]
     compact = JobTask("compact", "compact", ("--since", since, *tables, *steps))
@@ -212,7 +239,7 @@ def daily_tasks(settings: DagSettings) -> tuple[JobTask, list[JobTask], JobTask]
         # nor the steps can be listed. Compaction alone (rewrite, which skips healthy
         # partitions) over every table is what one Glue run can carry.
         compact = JobTask("compact", "compact", ("--only", "rewrite"))
-    return ingest, gold, compact
+    return DailyTasks(land, ingest, gold, compact)
 
 
 def lineage_flags() -> list[str]:

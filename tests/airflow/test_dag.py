@@ -71,6 +71,30 @@ def test_the_dag_folder_imports_for_each_runner(
     assert type(sensor).__name__ == ("S3KeySensor" if runner == "glue" else "FileSensor")
 
 
+@pytest.mark.parametrize("runner", ["local", "kubernetes"])
+def test_a_kafka_source_lands_the_topic_instead_of_waiting_for_files(
+    runner: str, rendered_jobs: Path, load_dag: Any
+) -> None:
+    dag = load_dag(source="kafka", **runner_settings(runner, rendered_jobs)).dag
+    graph = {k: v for k, v in GRAPH.items() if k != "wait_for_raw_files"}
+    assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == {
+        **graph,
+        "land_kafka": set(),
+        "ingest": {"land_kafka"},
+    }
+    land = dag.get_task("land_kafka")
+    assert type(land).__name__ == OPERATORS[runner]
+    assert [(a.name, a.uri) for a in land.outlets] == [
+        ("lake.trading.trades_landed", "iceberg://lake/trading/trades_landed")
+    ]
+    if runner == "kubernetes":
+        application = land.template_spec
+        km.assert_valid([application])
+        assert application["spec"]["mainApplicationFile"].endswith("/jobs/land_kafka.py")
+        ingest = dag.get_task("ingest").template_spec
+        assert ingest["spec"]["arguments"][2:4] == ["--source", "kafka"]
+
+
 @pytest.fixture
 def jobs_with_5m(rendered_jobs: Path, tmp_path: Path) -> Path:
     """The rendered manifests plus an ohlcv-5m one, as a team adding that interval would."""
@@ -146,7 +170,8 @@ def test_each_task_submits_a_valid_spark_application_for_its_date(
 
     dag = load_dag(runner="kubernetes", k8s_manifests=str(rendered_jobs)).dag
     manifests = o.load_manifests(rendered_jobs)
-    ingest, gold, compact = o.daily_tasks(o.load_dag_settings(REPO))
+    chain = o.daily_tasks(o.load_dag_settings(REPO))
+    ingest, gold, compact = chain.ingest, chain.gold, chain.compact
     for job in (ingest, *gold, compact):
         operator = dag.get_task(job.task_id)
         assert operator.random_name_suffix is True

@@ -134,7 +134,8 @@ def test_settings_come_from_tradelake_airflow_variables(dag_env: pytest.MonkeyPa
 
 def test_the_chain_and_each_jobs_arguments(dag_env: pytest.MonkeyPatch) -> None:
     dag_env.setenv("TRADELAKE_AIRFLOW_OHLCV_INTERVALS", "1m,5m")
-    ingest, gold, compact = o.daily_tasks(o.load_dag_settings(REPO))
+    chain = o.daily_tasks(o.load_dag_settings(REPO))
+    ingest, gold, compact = chain.ingest, chain.gold, chain.compact
     assert [t.task_id for t in (ingest, *gold, compact)] == [
         "ingest",
         "daily_volume",
@@ -222,8 +223,27 @@ def test_manifest_arguments_are_merged_the_runs_flags_winning() -> None:
     ]
 
 
+def test_a_kafka_source_lands_the_topic_before_ingesting_it(dag_env: pytest.MonkeyPatch) -> None:
+    dag_env.setenv("TRADELAKE_AIRFLOW_SOURCE", "kafka")
+    chain = o.daily_tasks(o.load_dag_settings(REPO))
+    assert [t.task_id for t in chain.jobs] == [
+        "land_kafka",
+        "ingest",
+        "daily_volume",
+        "ohlcv_1m",
+        "compact",
+    ]
+    assert chain.land is not None and chain.land.tables == ("trades_landed",)
+    assert chain.land.manifest_name == "tradelake-land-kafka"
+    assert o.job_arguments(chain.ingest, "D") == ["--date", "D", "--source", "kafka"]
+    assert o.daily_tasks(o.DagSettings(source="files")).land is None  # the sensor waits
+    dag_env.setenv("TRADELAKE_AIRFLOW_RUNNER", "glue")
+    with pytest.raises(ConfigError, match="TRADELAKE_AIRFLOW_SOURCE=kafka with the glue runner"):
+        o.load_dag_settings(REPO)
+
+
 def test_a_spark_application_for_a_task_without_a_manifest_is_refused() -> None:
-    ingest, _, _ = o.daily_tasks(o.DagSettings())
+    ingest = o.daily_tasks(o.DagSettings()).ingest
     with pytest.raises(ConfigError, match="no SparkApplication 'tradelake-ingest'"):
         o.spark_application([{"kind": "SparkApplication", "metadata": {"name": "x"}}], ingest, [])
 
@@ -256,7 +276,8 @@ def test_each_spark_application_parses_with_its_jobs_parser_for_the_date(
     lineage = ["--openlineage-parent-id", parent]
     # The jobs export the flag as OPENLINEAGE_PARENT_ID: undone after the test.
     dag_env.delenv("OPENLINEAGE_PARENT_ID", raising=False)
-    ingest, gold, compact = o.daily_tasks(o.load_dag_settings(REPO))
+    chain = o.daily_tasks(o.load_dag_settings(REPO))
+    ingest, gold, compact = chain.ingest, chain.gold, chain.compact
     for task in (ingest, *gold, compact):
         rendered = [
             a.replace("{{ macros.ds_add(ds, -6) }}", "2025-01-09").replace("{{ ds }}", "2025-01-15")
