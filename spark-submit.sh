@@ -58,13 +58,22 @@ PY
 catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
 mapfile -t catalog_conf <<< "$catalog_conf_lines"
 
+# More JVM options for the driver and the executors (e.g. the test tiers' fast-start
+# -XX:TieredStopAtLevel=1 -XX:+UseSerialGC for their many tiny jobs).
+java_opts="${SPARK_JAVA_OPTS_EXTRA:-}"
+executor_conf=()
+if [[ -n "$java_opts" ]]; then
+  executor_conf=(--conf "spark.executor.extraJavaOptions=$java_opts")
+fi
+
 # shellcheck disable=SC2086 # SPARK_SUBMIT_OPTS_EXTRA is a list of flags on purpose
 exec "$venv/bin/spark-submit" \
   --master "${SPARK_MASTER:-local[*]}" \
   --driver-memory "${SPARK_DRIVER_MEMORY:-2g}" \
   --jars "$jars" \
   --py-files "$py_files" \
-  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$TRADELAKE_CONF_DIR/log4j2.properties $java_opts" \
+  "${executor_conf[@]}" \
   --conf "spark.ui.showConsoleProgress=false" \
   "${catalog_conf[@]}" \
   ${SPARK_SUBMIT_OPTS_EXTRA:-} \

@@ -81,6 +81,9 @@ class Measured:
     # Resident memory that is not file-backed: what the processes themselves hold
     # (Spark reads large shuffle blocks through mmap; those pages are page cache).
     peak_anonymous_rss_mib: float = 0.0
+    # Proportional set size of the tree: a page shared by several processes (a forked
+    # Python worker and its parent) counts once in total, not once per process as RSS does.
+    peak_pss_mib: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +91,7 @@ class Measured:
             "wall_seconds": round(self.wall_seconds, 2),
             "peak_rss_mib": round(self.peak_rss_mib, 1),
             "peak_anonymous_rss_mib": round(self.peak_anonymous_rss_mib, 1),
+            "peak_pss_mib": round(self.peak_pss_mib, 1),
             "peak_jvm_or_root_rss_mib": round(self.peak_root_rss_mib, 1),
             **{k: v for k, v in self.result.items() if k not in ("quality", "lineage")},
         }
@@ -104,15 +108,26 @@ def _anonymous_rss(pid: int) -> int:
     return 0
 
 
+def _pss(pid: int) -> int:
+    """Pss of a process in bytes (Linux, /proc/<pid>/smaps_rollup), 0 where unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
-    """Run ``command``, sampling the RSS of its process tree every 0.1 s."""
+    """Run ``command``, sampling the RSS and PSS of its process tree every 0.1 s."""
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.open("w") as sink:
         proc = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=sink, text=True
         )
-        peaks = [0, 0, 0]
+        peaks = [0, 0, 0, 0]
         done = threading.Event()
 
         def sample() -> None:
@@ -123,16 +138,18 @@ def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
             while not done.is_set():
                 try:
                     tree = [root, *root.children(recursive=True)]
-                    sizes, anonymous = [], 0
+                    sizes, anonymous, proportional = [], 0, 0
                     for member in tree:
                         try:
                             sizes.append(member.memory_info().rss)
                             anonymous += _anonymous_rss(member.pid)
+                            proportional += _pss(member.pid)
                         except psutil.NoSuchProcess:
                             continue
                     peaks[0] = max(peaks[0], sum(sizes))
                     peaks[1] = max(peaks[1], sizes[0] if sizes else 0)
                     peaks[2] = max(peaks[2], anonymous)
+                    peaks[3] = max(peaks[3], proportional)
                 except psutil.NoSuchProcess:
                     return
                 done.wait(0.1)
@@ -161,6 +178,7 @@ def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
         result,
         stdout + sink_text,
         peaks[2] / MIB,
+        peaks[3] / MIB,
     )
 
 
@@ -467,6 +485,8 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
             ),
             "driver_peak_rss_mib": ingest["peak_rss_mib"],
             "driver_peak_anonymous_rss_mib": ingest.get("peak_anonymous_rss_mib", 0.0),
+            "driver_peak_pss_mib": ingest.get("peak_pss_mib", 0.0),
+            "phase_seconds": ingest.get("timings", {}),
         }
     small, big = label_of(plan.sizes[0]), label_of(plan.sizes[1])
     sizes = out["sizes"]
@@ -475,6 +495,7 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
     anonymous_rss = ratio(
         sizes[big]["driver_peak_anonymous_rss_mib"], sizes[small]["driver_peak_anonymous_rss_mib"]
     )
+    pss = ratio(sizes[big]["driver_peak_pss_mib"], sizes[small]["driver_peak_pss_mib"])
     history = {}
     for job in ("daily_volume", "ohlcv"):
         one = scenarios[f"history_1d_{job}"]
@@ -515,7 +536,7 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "duckdb_peak_rss_mib": scenarios[f"duckdb_{base}"]["peak_rss_mib"],
     }
     history_ok = all(
-        h["ratio"] <= 1.15
+        h["ratio"] <= 1.1
         and h[f"files_scanned_{plan.history_days}_days"] == h["files_scanned_1_day"]
         for h in history.values()
     )
@@ -526,25 +547,31 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
             sizes[big]["ingest_over_parse_floor"] <= 1.5,
         ),
         target(
+            f"ingest <= 1.6x parse floor at {small}",
+            sizes[small]["ingest_over_parse_floor"],
+            sizes[small]["ingest_over_parse_floor"] <= 1.6,
+        ),
+        target(
             f"ingest vs I/O floor at {big} (reported)", sizes[big]["ingest_over_io_floor"], None
         ),
-        target(f"time per row {big} / {small} <= 1.15", per_row, per_row <= 1.15),
+        target(f"time per record {big} / {small} <= 1.1", per_row, per_row <= 1.1),
         target(
-            f"gold jobs with {plan.history_days} days of history <= 1.15x one day, "
+            f"gold jobs with {plan.history_days} days of history <= 1.1x one day, "
             "same files scanned",
             max(h["ratio"] for h in history.values()),
             history_ok,
         ),
-        target(f"driver peak RSS {big} / {small} <= 1.2", rss, rss <= 1.2),
+        target(f"driver peak PSS (process tree) {big} / {small} <= 1.2", pss, pss <= 1.2),
+        target(f"driver peak RSS {big} / {small} (reported)", rss, None),
         target(
-            f"driver peak anonymous RSS (no file-backed pages) {big} / {small} <= 1.2",
+            f"driver peak anonymous RSS {big} / {small} (reported)",
             anonymous_rss,
-            anonymous_rss <= 1.2,
+            None,
         ),
         target(
-            f"faster than pure Python at {base}",
+            f"ingest + daily_volume <= 0.6x pure Python at {base}",
             out["baselines"]["spark_over_pure_python"],
-            out["baselines"]["spark_over_pure_python"] < 1,
+            out["baselines"]["spark_over_pure_python"] <= 0.6,
         ),
     ]
     return out
@@ -583,9 +610,9 @@ def markdown(results: dict[str, Any]) -> str:
         "`seconds`); wall adds the JVM launch.",
         "",
         "| trades | records read | ingest s (wall) | records/s | µs/record | I/O floor s | "
-        "parse floor s | ingest / I/O floor | ingest / parse floor | driver peak RSS MiB "
-        "(anonymous) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "parse floor s | ingest / I/O floor | ingest / parse floor | driver peak PSS MiB | "
+        "driver peak RSS MiB (anonymous) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in a["sizes"].items():
         lines.append(
@@ -593,8 +620,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"({row['ingest_wall_seconds']}) | {row['records_per_second']:,} | "
             f"{row['microseconds_per_record']} | {row['io_floor_seconds']} | "
             f"{row['parse_floor_seconds']} | {row['ingest_over_io_floor']} | "
-            f"{row['ingest_over_parse_floor']} | {row['driver_peak_rss_mib']} "
-            f"({row['driver_peak_anonymous_rss_mib']}) |"
+            f"{row['ingest_over_parse_floor']} | {row['driver_peak_pss_mib']} | "
+            f"{row['driver_peak_rss_mib']} ({row['driver_peak_anonymous_rss_mib']}) |"
         )
     days = results["plan"]["history_days"]
     lines += [

@@ -8,7 +8,6 @@ never an exception. No Python UDFs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -131,7 +130,7 @@ def is_number_text(column: Column) -> Column:
 def parse_decimal(column: Column) -> Column:
     """Parse number text into DECIMAL(38,18); null if not a number or too large.
 
-    Exact only for text of at most 18 decimals; ``amount_columns`` decides exactness
+    Exact only for text of at most 18 decimals; ``amount_stages`` decides exactness
     from the text itself.
     """
     return F.when(is_number_text(column), column.try_cast(WIDE_DECIMAL))
@@ -163,49 +162,100 @@ def utc_literal(moment: datetime | date) -> Column:
     return F.to_timestamp(F.lit(text))
 
 
-@dataclass(frozen=True)
-class ExactNumber:
-    """Native column expressions for the exact value of number text (see ``exact_number``)."""
+def amount_stages(frame: DataFrame, *fields: str) -> DataFrame:
+    """Add the stage columns of each price or quantity, from its trimmed ``_<field>_text``.
 
-    # The value truncated toward zero at 18 decimals; null when 1e20 or more.
-    truncated: Column
-    # Whether the exact value is above zero (however small: truncation may give 0).
-    positive: Column
-    # Decimals the exact value needs; trailing zeros do not count (1.50 needs 1).
-    places: Column
+    Output per field: ``_<field>_is_number``; ``_<field>_value``, the exact value truncated
+    toward zero at 18 decimals (null when 1e20 or more); ``_<field>_positive``, whether
+    the exact value is above zero (however small: truncation may give 0);
+    ``_<field>_places``, the decimals the exact value needs (trailing zeros do not count;
+    capped at 19: only "more than 8" and "more than 18" matter).
 
-
-def exact_number(text: Column) -> ExactNumber:
-    """Read the exact decimal value of number text, whatever its length or exponent.
-
-    A DECIMAL cast rounds text beyond its scale (``1.0000000000000000001`` becomes 1)
-    and an exponent can move any digit anywhere, so sign, digits and exponent are taken
-    apart with ``NUMBER_PARTS`` and the value is rebuilt as plain text before the cast.
-    Meaningful only where ``is_number_text`` holds.
+    Short plain text (at most 19 characters, no exponent: at most 18 decimals and 19
+    digits, which DECIMAL(38,18) holds exactly) is read with one cast. Longer text and
+    exponents are taken apart (``NUMBER_PARTS``), since a cast rounds beyond its scale
+    (``1.0000000000000000001`` becomes 1) and an exponent moves digits anywhere: the
+    value is rebuilt as plain text, truncated, and cast. Each step is its own stage, so
+    every part is computed once and the generated code stays small.
     """
-    sign = F.regexp_extract(text, NUMBER_PARTS, 1)
-    whole = F.regexp_extract(text, NUMBER_PARTS, 2)
-    fraction = F.regexp_extract(text, NUMBER_PARTS, 3)
-    exponent_text = F.regexp_extract(text, NUMBER_PARTS, 4)
-    # An exponent too long for a BIGINT only says "astronomically large" or "small".
-    exponent = F.coalesce(
-        exponent_text.try_cast("bigint"),
-        F.when(exponent_text == "", F.lit(0)),
-        F.when(exponent_text.startswith("-"), F.lit(-_EXPONENT_CLAMP)).otherwise(
-            F.lit(_EXPONENT_CLAMP)
-        ),
+    shapes = frame.select(
+        "*",
+        *[
+            column
+            for field in fields
+            for column in (
+                is_number_text(F.col(f"_{field}_text")).alias(f"_{field}_is_number"),
+                (
+                    (F.length(f"_{field}_text") <= _SHORT_PLAIN)
+                    & ~F.col(f"_{field}_text").contains("e")
+                    & ~F.col(f"_{field}_text").contains("E")
+                ).alias(f"_{field}_short"),
+            )
+        ],
     )
-    exponent = F.least(F.greatest(exponent, F.lit(-_EXPONENT_CLAMP)), F.lit(_EXPONENT_CLAMP))
-    digits = F.concat(whole, fraction)
-    significant = F.ltrim(digits, F.lit("0"))  # leading zeros carry no value
-    # The value is 0.<significant> x 10^point.
-    point = F.length(whole) + exponent - (F.length(digits) - F.length(significant))
+
+    def parts(field: str) -> Column:
+        text = F.col(f"_{field}_text")
+        exponent_text = F.regexp_extract(text, NUMBER_PARTS, 4)
+        # An exponent too long for a BIGINT only says "astronomically large" or "small".
+        exponent = F.coalesce(
+            exponent_text.try_cast("bigint"),
+            F.when(exponent_text == "", F.lit(0)),
+            F.when(exponent_text.startswith("-"), F.lit(-_EXPONENT_CLAMP)).otherwise(
+                F.lit(_EXPONENT_CLAMP)
+            ),
+        )
+        whole = F.regexp_extract(text, NUMBER_PARTS, 2)
+        return F.when(
+            F.col(f"_{field}_is_number") & ~F.col(f"_{field}_short"),
+            F.struct(
+                F.regexp_extract(text, NUMBER_PARTS, 1).alias("sign"),
+                F.length(whole).alias("whole_digits"),
+                F.concat(whole, F.regexp_extract(text, NUMBER_PARTS, 3)).alias("digits"),
+                F.least(
+                    F.greatest(exponent, F.lit(-_EXPONENT_CLAMP)), F.lit(_EXPONENT_CLAMP)
+                ).alias("exponent"),
+            ),
+        ).alias(f"_{field}_parts")
+
+    with_parts = shapes.select("*", *[parts(field) for field in fields])
+
+    def digits(field: str) -> Column:
+        part = F.col(f"_{field}_parts")
+        significant = F.ltrim(part["digits"], F.lit("0"))  # leading zeros carry no value
+        # The value is 0.<significant> x 10^point.
+        point = (
+            part["whole_digits"]
+            + part["exponent"]
+            - (F.length(part["digits"]) - F.length(significant))
+        )
+        return F.when(
+            part.isNotNull(),
+            F.struct(
+                part["sign"].alias("sign"),
+                significant.alias("significant"),
+                point.alias("point"),
+            ),
+        ).alias(f"_{field}_digits")
+
+    with_digits = with_parts.select("*", *[digits(field) for field in fields])
+    return with_digits.select(
+        *[name for name in with_digits.columns if not name.endswith(("_parts", "_digits"))],
+        *[column for field in fields for column in _amount_values(field)],
+    )
+
+
+def _amount_values(field: str) -> list[Column]:
+    text, number = F.col(f"_{field}_text"), F.col(f"_{field}_is_number")
+    short_plain = number & F.col(f"_{field}_short")
+    short = text.try_cast(WIDE_DECIMAL)
+    part = F.col(f"_{field}_digits")
+    sign, significant, point = part["sign"], part["significant"], part["point"]
     integer_part = F.when(point <= 0, F.lit("0")).otherwise(
         F.rpad(F.substring(significant, 1, _MAX_POINT), point.cast("int"), "0")
     )
     fraction_part = F.when(
-        point >= 0,
-        F.substring(significant, point.cast("int") + 1, WIDE_DECIMAL.scale),
+        point >= 0, F.substring(significant, point.cast("int") + 1, WIDE_DECIMAL.scale)
     ).otherwise(
         F.substring(
             F.concat(F.repeat(F.lit("0"), (-point).cast("int")), significant),
@@ -221,37 +271,14 @@ def exact_number(text: Column) -> ExactNumber:
     )
     kept = F.rtrim(significant, F.lit("0"))  # trailing zeros carry no decimals
     places = F.when(kept == "", F.lit(0)).otherwise(F.greatest(F.length(kept) - point, F.lit(0)))
-    return ExactNumber(
-        truncated=truncated,
-        positive=(sign != "-") & (significant != ""),
-        places=places,
-    )
-
-
-def amount_columns(field: str) -> list[Column]:
-    """Stage columns of a price or quantity, from its trimmed text ``_<field>_text``.
-
-    ``_<field>_is_number``; ``_<field>_value`` (the exact value truncated at 18
-    decimals, null when 1e20 or more); ``_<field>_positive``; ``_<field>_places`` (the
-    decimals the exact value needs, capped at 19: only "more than 8" and "more than 18"
-    matter). Short plain text (most prices) is read with one DECIMAL cast, which is exact
-    for it; longer text and exponents are taken apart by ``exact_number``.
-    """
-    text = F.col(f"_{field}_text")
-    number = F.col(f"_{field}_is_number")
-    # At most 19 characters without an exponent: at most 18 decimals and 19 digits,
-    # which DECIMAL(38,18) holds exactly.
-    short_plain = (F.length(text) <= _SHORT_PLAIN) & ~text.contains("e") & ~text.contains("E")
-    short = text.try_cast(WIDE_DECIMAL)
-    exact = exact_number(text)
     money_places = F.when(short != short.try_cast(MONEY), F.lit(MONEY.scale + 1)).otherwise(0)
     return [
-        F.when(number & short_plain, short).when(number, exact.truncated).alias(f"_{field}_value"),
-        F.when(number & short_plain, short > 0)
-        .when(number, exact.positive)
+        F.when(short_plain, short).when(number, truncated).alias(f"_{field}_value"),
+        F.when(short_plain, short > 0)
+        .when(number, (sign != "-") & (significant != ""))
         .alias(f"_{field}_positive"),
-        F.when(number & short_plain, money_places)
-        .when(number, F.least(exact.places, F.lit(WIDE_DECIMAL.scale + 1)))
+        F.when(short_plain, money_places)
+        .when(number, F.least(places, F.lit(WIDE_DECIMAL.scale + 1)))
         .alias(f"_{field}_places"),
     ]
 
@@ -321,17 +348,8 @@ def validate_trades(
         clean_text(F.col("account_id")).alias("account_id"),
         F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
     )
-    shapes = texts.select(
-        "*",
-        is_number_text(F.col("_price_text")).alias("_price_is_number"),
-        is_number_text(F.col("_quantity_text")).alias("_quantity_is_number"),
-    )
-    parsed = shapes.select(
-        "*",
-        parse_timestamp(F.col("_timestamp_text")).alias("traded_at"),
-        *amount_columns("price"),
-        *amount_columns("quantity"),
-    )
+    amounts = amount_stages(texts, "price", "quantity")
+    parsed = amounts.select("*", parse_timestamp(F.col("_timestamp_text")).alias("traded_at"))
     price, price_rules = _amount_rules("price", contract.max_price, max_exclusive=True)
     quantity, quantity_rules = _amount_rules("quantity", contract.max_quantity, max_exclusive=False)
     day_start = utc_literal(day)

@@ -252,43 +252,42 @@ def json_records(lines: DataFrame) -> DataFrame:
     # "]" would close that array early is parsed a second time inside an object.
     wrapped = F.try_parse_json(F.concat(F.lit("["), F.col("value"), F.lit("]")))
     parsed = lines.select("source_file", "value", wrapped.alias("_wrapped"))
-    first = F.col("_wrapped")
+    first = F.try_variant_get(F.col("_wrapped"), "$[0]", "variant")
+    single = F.try_variant_get(F.col("_wrapped"), "$[1]", "variant").isNull() & (
+        ~F.col("value").contains("]")
+        | F.try_parse_json(F.concat(F.lit('{"v":'), F.col("value"), F.lit("}"))).isNotNull()
+    )
+    objects = parsed.select(
+        "source_file",
+        "value",
+        first.alias("_object"),
+        F.map_keys(F.try_variant_get(first, "$", "map<string,variant>")).alias("keys"),
+        single.alias("_single"),
+    )
     # A VARIANT holds a number exactly as DECIMAL up to 38 digits; beyond that, or with an
     # exponent, it falls back to a double. Those lines are read again with every number
     # quoted, so their fields keep the text as written.
     doubles = [
-        F.schema_of_variant(F.try_variant_get(first, f"$[0].{name}", "variant")) == "DOUBLE"
+        F.schema_of_variant(F.try_variant_get(F.col("_object"), f"$.{name}", "variant")) == "DOUBLE"
         for name in READ_FIELDS
     ]
-    objects = parsed.select(
+    has_double = F.coalesce(reduce(Column.__or__, doubles), F.lit(False))
+    quoted = F.try_parse_json(F.regexp_replace(F.col("value"), _BARE_NUMBERS, '$1"$2"'))
+    sources = objects.select(
         "source_file",
         "value",
-        "_wrapped",
-        F.map_keys(F.try_variant_get(first, "$[0]", "map<string,variant>")).alias("keys"),
-        F.coalesce(reduce(Column.__or__, doubles), F.lit(False)).alias("_has_double"),
+        "keys",
+        (F.col("keys").isNotNull() & F.col("_single")).alias("_single_object"),
+        F.when(has_double, quoted).otherwise(F.col("_object")).alias("_source"),
     )
-    quoted = F.regexp_replace(F.col("value"), _BARE_NUMBERS, '$1"$2"')
-    objects = objects.withColumn("_exact", F.when(F.col("_has_double"), F.try_parse_json(quoted)))
-    single_object = (
-        F.col("keys").isNotNull()
-        & F.try_variant_get(F.col("_wrapped"), "$[1]", "variant").isNull()
-        & (
-            ~F.col("value").contains("]")
-            | F.try_parse_json(F.concat(F.lit('{"v":'), F.col("value"), F.lit("}"))).isNotNull()
-        )
-    )
-
-    def text(name: str) -> Column:
-        return F.when(
-            F.col("_has_double"), F.try_variant_get(F.col("_exact"), f"$.{name}", "string")
-        ).otherwise(F.try_variant_get(F.col("_wrapped"), f"$[0].{name}", "string"))
-
-    records = objects.select("*", single_object.alias("_single_object"))
-    return records.select(
+    return sources.select(
         "source_file",
         F.col("value").alias("record"),
         (~F.col("_single_object")).alias("malformed"),
-        *[text(name).alias(name) for name in READ_FIELDS],
+        *[
+            F.try_variant_get(F.col("_source"), f"$.{name}", "string").alias(name)
+            for name in READ_FIELDS
+        ],
         F.when(
             F.col("_single_object"),
             F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in READ_FIELDS])),

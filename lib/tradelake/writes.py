@@ -178,11 +178,16 @@ def _write(
 
 
 def _snapshot_of_write(spark: Any, table: str, write_id: str) -> int | None:
-    row = spark.sql(
-        f"SELECT snapshot_id FROM {table}.snapshots "
-        f"WHERE summary['{WRITE_ID_PROPERTY}'] = '{write_id}' LIMIT 1"
-    ).first()
-    return None if row is None else int(row["snapshot_id"])
+    """The snapshot a write committed, found on main from its head back (Iceberg's API:
+    no Spark job, which costs a run a second per query)."""
+    loaded = java_table(spark, table)
+    current = loaded.currentSnapshot()
+    while current is not None:
+        if current.summary().get(WRITE_ID_PROPERTY) == write_id:
+            return int(current.snapshotId())
+        parent = current.parentId()
+        current = None if parent is None else loaded.snapshot(parent)
+    return None
 
 
 # --- Write, audit, publish: rows written to a private branch, published in one commit ----

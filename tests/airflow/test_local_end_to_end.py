@@ -26,6 +26,7 @@ from tests.airflow.conftest import provider_events, task_states
 from tests.airflow.recorder import Recorder, recording
 from tests.conftest import REPO
 from tests.lineage_schema import assert_valid_run_event
+from tests.submit import TEST_JVM_OPTIONS, TEST_SPARK_OPTIONS
 
 pytestmark = pytest.mark.airflow
 
@@ -88,6 +89,9 @@ def environment(lake: Path, collector: Recorder, monkeypatch: pytest.MonkeyPatch
         "TRADELAKE_LINEAGE__URL": collector.url,
         "SPARK_MASTER": "local[2]",
         "SPARK_DRIVER_MEMORY": "1g",
+        # The test tiers' fast-start JVMs and small shuffles (tests/submit.py).
+        "SPARK_JAVA_OPTS_EXTRA": TEST_JVM_OPTIONS,
+        "SPARK_SUBMIT_OPTS_EXTRA": TEST_SPARK_OPTIONS,
         "no_proxy": "127.0.0.1",
         "AIRFLOW_CONN_TRADELAKE_ALERTS": json.dumps(
             {"conn_type": "http", "host": f"{collector.url}/hook"}

@@ -42,7 +42,14 @@ from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
 SEED = int(os.environ.get("TRADELAKE_CRASH_SEED", "20250115"))
-TRIALS = profile().crash_trials * scale()
+
+
+def trials(anchors: list[str]) -> int:
+    """Kill trials of a job with these anchors: the profile's count, or one per anchor."""
+    count = profile().crash_trials
+    return (count if count is not None else len(anchors)) * scale()
+
+
 # Columns that describe the run that wrote a row, not the data: excluded from comparisons.
 RUN_COLUMNS = {
     "trades": ("run_id", "ingested_at"),
@@ -314,7 +321,7 @@ def test_killed_ingest_leaves_each_table_at_its_previous_or_its_new_snapshot(lab
     the run history holds its complete record or none; a rerun converges to the reference.
     """
     lake, versions = lab.lake, lab.versions
-    moments = crash.plan_moments(random.Random(SEED), lab.windows["ingest"], TRIALS)
+    moments = crash.plan_moments(random.Random(SEED), lab.windows["ingest"], trials(INGEST_ANCHORS))
     argv = _ingest_argv(lab.landing)
     landed = versions["A"]
     for number, moment in enumerate(moments, start=1):
@@ -351,7 +358,7 @@ def test_killed_ingest_leaves_each_table_at_its_previous_or_its_new_snapshot(lab
         _record(lab, "ingest", number, run, previous, outcome, orphans)
 
     ingest_trials = [t for t in lab.trials if t.job == "ingest"]
-    assert len(ingest_trials) == TRIALS
+    assert len(ingest_trials) == trials(INGEST_ANCHORS)
     # The seeded plan covers both starting points and both outcomes (anchored on events,
     # so this does not depend on the machine's speed).
     assert ingest_trials[0].previous == "empty"
@@ -374,7 +381,9 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
     """
     lake, versions = lab.lake, lab.versions
     _ensure_published(lab)
-    moments = crash.plan_moments(random.Random(SEED + 1), lab.windows["daily_volume"], TRIALS)
+    moments = crash.plan_moments(
+        random.Random(SEED + 1), lab.windows["daily_volume"], trials(GOLD_ANCHORS)
+    )
     argv = ["--date", DAY.isoformat()]
     target = versions["A"]
     for number, moment in enumerate(moments, start=1):
@@ -416,7 +425,7 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
         _record(lab, "daily_volume", number, run, previous, outcome, orphans)
 
     gold_trials = [t for t in lab.trials if t.job == "daily_volume"]
-    assert len(gold_trials) == TRIALS
+    assert len(gold_trials) == trials(GOLD_ANCHORS)
     assert gold_trials[0].previous == "empty"
     assert any(t.previous in ("A", "B") for t in gold_trials)
     assert {t.outcome["daily_volume"] for t in gold_trials} == {"old", "new"}
@@ -435,7 +444,9 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
     """
     lake = lab.lake
     _ensure_published(lab)
-    moments = crash.plan_moments(random.Random(SEED + 2), lab.windows["compact"], TRIALS)
+    moments = crash.plan_moments(
+        random.Random(SEED + 2), lab.windows["compact"], trials(COMPACT_ANCHORS)
+    )
     for number, moment in enumerate(moments, start=1):
         if len(crash.load_table(lake, "trades").inspect.data_files()) < 5:
             orphans = crash.unreferenced_files(lake)
@@ -467,7 +478,7 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
         _record(lab, "compact", number, run, "fragmented", outcome, orphans)
 
     compact_trials = [t for t in lab.trials if t.job == "compact"]
-    assert len(compact_trials) == TRIALS
+    assert len(compact_trials) == trials(COMPACT_ANCHORS)
     assert any("trades" in t.outcome for t in compact_trials)
     assert any("trades" not in t.outcome for t in compact_trials)
 
