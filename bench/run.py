@@ -38,6 +38,11 @@ SCAN_FILES_METRIC = "number of result data files"
 SKIPPED_FILES_METRIC = "number of skipped data files"
 
 
+# A smoke run's Spark applications: C1 only, the serial GC, two shuffle partitions.
+SMOKE_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+SMOKE_SPARK_OPTIONS = "--conf spark.sql.shuffle.partitions=2 --conf spark.ui.enabled=false"
+
+
 def event_log_conf(folder: Path) -> str:
     """spark-submit flags writing one plain-JSON event log into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +68,8 @@ class Plan:
     @classmethod
     def choose(cls, smoke: bool, large: bool) -> Plan:
         if smoke:
-            return cls((2_000, 10_000), 10_000, 1_000, 30, 5_000, 200, 4, True)
+            # One size: the smoke proves every scenario runs, and each size costs four JVMs.
+            return cls((2_000,), 2_000, 1_000, 30, 5_000, 200, 4, True)
         sizes = (1_000_000, 5_000_000, 10_000_000) if large else (1_000_000, 5_000_000)
         return cls(sizes, 5_000_000, 300_000, 30, 1_000_000, 200, 8, False)
 
@@ -217,6 +223,16 @@ class Bench:
                 else {}
             ),
             "SPARK_SUBMIT_OPTS_EXTRA": extra_submit_opts,
+            # The smoke's numbers mean nothing: its tiny jobs start the test tiers' fast
+            # JVMs with two shuffle partitions (tests/submit.py), half the CPU of a run.
+            **(
+                {
+                    "SPARK_JAVA_OPTS_EXTRA": SMOKE_JVM_OPTIONS,
+                    "SPARK_SUBMIT_OPTS_EXTRA": f"{SMOKE_SPARK_OPTIONS} {extra_submit_opts}",
+                }
+                if self.plan.smoke
+                else {}
+            ),
         }
 
     def generate(self, trades: int) -> dict[str, Any]:
@@ -488,7 +504,8 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "driver_peak_pss_mib": ingest.get("peak_pss_mib", 0.0),
             "phase_seconds": ingest.get("timings", {}),
         }
-    small, big = label_of(plan.sizes[0]), label_of(plan.sizes[1])
+    # The two sizes the scaling figures compare (the smoke has one: ratios of 1).
+    small, big = label_of(plan.sizes[0]), label_of(plan.sizes[min(1, len(plan.sizes) - 1)])
     sizes = out["sizes"]
     per_row = ratio(sizes[big]["microseconds_per_record"], sizes[small]["microseconds_per_record"])
     rss = ratio(sizes[big]["driver_peak_rss_mib"], sizes[small]["driver_peak_rss_mib"])

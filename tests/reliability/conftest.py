@@ -65,8 +65,8 @@ PROFILES = {
     "ci": Profile(
         "ci",
         crash_trials=None,
-        fuzz_examples=100,
-        fuzz_job_examples=3,
+        fuzz_examples=50,
+        fuzz_job_examples=2,
     ),
 }
 

@@ -12,8 +12,8 @@ loaded rows, the exact reject multiset with reason codes, the duplicate count.
 The strategies exclude nothing the contract covers: a bug the fuzzer finds is fixed, and its
 shrunk batch stays below as a regression test. Example counts follow the tier's profile
 (``tests/reliability/conftest.py``); a failure prints the reproduction blob and the shrunk
-batch. Every reason code is certain to be drawn: an explicit example holding each one runs
-first, whatever the random draws cover.
+batch. Every reason code, duplicates and every landing format are certain to be drawn:
+explicit examples holding each run first, whatever the random draws cover.
 """
 
 from __future__ import annotations
@@ -550,6 +550,38 @@ def _every_reason_batch() -> Batch:
 EVERY_REASON = _every_reason_batch()
 
 
+def _every_format_batch() -> Batch:
+    """One valid trade in a file of each landing format, so format coverage is certain too."""
+    suffixes = {
+        "jsonl": (".jsonl", ".jsonl.gz", ".ndjson", ".json"),
+        "csv": (".csv", ".csv.gz"),
+        "parquet": (".parquet",),
+    }
+    files = tuple(
+        FileSpec(kind, suffix, typed=kind == "parquet")
+        for kind, kind_suffixes in suffixes.items()
+        for suffix in kind_suffixes
+    )
+    records = [
+        Rec(
+            {
+                "trade_id": f"F{index}",
+                "symbol": "MSFT",
+                "side": "sell",
+                "price": Num("410.5"),
+                "quantity": Num("3"),
+                "timestamp": Instant(datetime(2025, 1, 15, 9, index, tzinfo=UTC)),
+                "exchange": "XNAS",
+            }
+        )
+        for index in range(len(files))
+    ]
+    return Batch(NOWS[0], files, tuple(enumerate(records)), markers=())
+
+
+EVERY_FORMAT = _every_format_batch()
+
+
 # --- writers: render a batch into landing files ----------------------------------------
 
 
@@ -876,6 +908,7 @@ def test_random_batches_match_the_reference_model(
     )
     @given(batch=batches())
     @example(batch=EVERY_REASON)
+    @example(batch=EVERY_FORMAT)
     def check(batch: Batch) -> None:
         check_batch(spark, root, batch, tally)
 
