@@ -48,7 +48,8 @@ class StandaloneCluster:
     def state(self) -> dict[str, Any]:
         """The master's JSON status (workers, active and completed applications)."""
         with urllib.request.urlopen(f"{self.web_url}/json/", timeout=5) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
+            state: dict[str, Any] = json.loads(response.read())
+        return state
 
     def executor_logs(self) -> dict[str, dict[str, str]]:
         """stderr of every executor, by application id then ``<worker dir>/<executor id>``."""
