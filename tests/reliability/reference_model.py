@@ -198,7 +198,9 @@ def _lines(path: Path) -> list[str]:
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         data = gzip.decompress(data)
-    lines = LINE_END.split(data.decode("utf-8"))
+    # A byte-order mark opening a file is its encoding's mark, not data: the product's
+    # line reader (Hadoop's) drops it, so a first line "\ufeff{...}" is the object.
+    lines = LINE_END.split(data.decode("utf-8-sig"))
     # A final line end closes the last line; it does not start an empty one.
     return lines[:-1] if lines and lines[-1] == "" else lines
 

@@ -1109,6 +1109,11 @@ FOUND_BUGS: dict[str, tuple[dict[str, str], Decimal | tuple[str, ...]]] = {
         {"a.jsonl": _trade("T1") + "]\n"},
         ("malformed_record",),
     ),
+    # The model once took a file's opening byte-order mark for part of its first line.
+    "byte-order-mark-opening-a-file-is-not-data": (
+        {"a.jsonl": "\ufeff" + _trade("T1") + "\n"},
+        Decimal("187.25"),
+    ),
 }
 
 
