@@ -105,26 +105,25 @@ class Measured:
         }
 
 
-def _anonymous_rss(pid: int) -> int:
-    """RssAnon of a process in bytes (Linux), 0 where unknown."""
+def _proc_bytes(pid: int, file: str, field: str) -> int:
+    """A ``<field>: N kB`` line of ``/proc/<pid>/<file>`` in bytes (Linux), 0 where unknown."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _anonymous_rss(pid: int) -> int:
+    """RssAnon of a process in bytes."""
+    return _proc_bytes(pid, "status", "RssAnon")
 
 
 def _pss(pid: int) -> int:
-    """Pss of a process in bytes (Linux, /proc/<pid>/smaps_rollup), 0 where unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    """Pss of a process in bytes (``smaps_rollup``: the kernel walks its page tables)."""
+    return _proc_bytes(pid, "smaps_rollup", "Pss")
 
 
 def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
