@@ -55,3 +55,23 @@ def client(service: str, settings: Settings, *, max_attempts: int = MAX_ATTEMPTS
         endpoint_url=endpoint_url(service, settings),
         config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
     )
+
+
+def secret_string(settings: Settings, secret_id: str, variable: str) -> str:
+    """The ``SecretString`` of an AWS Secrets Manager secret ("" when it has none).
+
+    Raises:
+        ConfigError: the secret cannot be read; the message names ``variable``, the setting
+            that points at it.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    secrets = client("secretsmanager", settings)
+    try:
+        secret = secrets.get_secret_value(SecretId=secret_id)
+    except (BotoCoreError, ClientError) as err:
+        raise ConfigError(
+            f"cannot read the secret {secret_id!r} ({err}); check {variable}, AWS_REGION "
+            "and the role's secretsmanager:GetSecretValue on it"
+        ) from err
+    return str(secret.get("SecretString") or "")

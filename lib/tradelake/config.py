@@ -175,6 +175,22 @@ class GlueJobSettings(BaseModel):
     max_retries: int = Field(default=1, ge=0, le=10)
     name_prefix: str = "tradelake-"
     tags: dict[str, str] = Field(default_factory=lambda: {"app": "tradelake"})
+    # The Glue connection (type NETWORK or KAFKA) that puts the landing job in the
+    # brokers' VPC (an MSK cluster's subnet and security group); the other jobs need none.
+    kafka_connection: str | None = None
+    # s3:// URIs of further jars for every job (--extra-jars), e.g. aws-msk-iam-auth for
+    # MSK IAM authentication; the Kafka source's own jars are shipped by the deploy.
+    extra_jars: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _s3_jars(self) -> GlueJobSettings:
+        local = [uri for uri in self.extra_jars if not uri.startswith("s3://")]
+        if local:
+            raise ValueError(
+                f"TRADELAKE_GLUE_JOBS__EXTRA_JARS: {local} are not s3:// URIs; Glue loads "
+                "extra jars from S3 only"
+            )
+        return self
 
 
 class BackfillSettings(BaseModel):
@@ -202,14 +218,38 @@ class LineageSettings(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=10)
 
 
+# Client options a Kafka landing job must not take from its options: they have settings
+# of their own, or (isolation.level) are not negotiable.
+KAFKA_RESERVED_OPTIONS = frozenset({"bootstrap.servers", "security.protocol", "isolation.level"})
+# Client options whose value is a secret whatever it holds.
+KAFKA_SECRET_OPTIONS = frozenset(
+    {"ssl.keystore.password", "ssl.key.password", "ssl.truststore.password"}
+)
+
+
+def check_kafka_options(options: Mapping[str, str], source: str) -> None:
+    """Refuse Kafka client options that clash with settings of their own.
+
+    Raises:
+        ValueError: ``options`` sets a reserved property; the message names ``source``.
+    """
+    clashing = sorted(set(options) & KAFKA_RESERVED_OPTIONS)
+    if clashing:
+        raise ValueError(
+            f"{source} sets {clashing}: use TRADELAKE_KAFKA__BOOTSTRAP_SERVERS "
+            "and TRADELAKE_KAFKA__SECURITY_PROTOCOL (isolation.level is always read_committed)"
+        )
+
+
 class KafkaSettings(BaseModel):
     """Where ``jobs/land_kafka.py`` reads trades from, and how it connects.
 
     Every ``options`` entry is passed to the Kafka consumer as ``kafka.<name>`` (Spark's
     source) and as a consumer property (the offset look-ups), e.g. ``sasl.jaas.config``
     for SCRAM or MSK IAM. Secrets belong in environment variables
-    (``TRADELAKE_KAFKA__OPTIONS='{"sasl.jaas.config": "..."}'`` from a secret store),
-    never in ``conf/*.toml``.
+    (``TRADELAKE_KAFKA__OPTIONS='{"sasl.jaas.config": "..."}'`` from a secret store) or in
+    an AWS Secrets Manager secret (``options_secret_id``, the way for Glue jobs), never in
+    ``conf/*.toml``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -222,6 +262,10 @@ class KafkaSettings(BaseModel):
     ssl_truststore_location: str | None = None
     ssl_truststore_type: str | None = None
     options: dict[str, str] = Field(default_factory=dict)
+    # AWS Secrets Manager secret whose string is a JSON object of further client options
+    # (e.g. the sasl.jaas.config holding a SCRAM password), read by the landing job at run
+    # time: the way to give a Glue job a secret (Glue passes no environment variables).
+    options_secret_id: str | None = None
     # Cap per partition and run (None: everything up to the end offsets of the run's start).
     max_offsets_per_partition: int | None = Field(default=None, ge=1)
     # How long the offset look-ups wait for the brokers.
@@ -237,14 +281,16 @@ class KafkaSettings(BaseModel):
                 f"TRADELAKE_KAFKA__TOPIC={self.topic!r} is not a Kafka topic name "
                 "(letters, digits, '.', '_', '-', at most 249)"
             )
-        reserved = {"bootstrap.servers", "security.protocol", "isolation.level"}
-        clashing = sorted(set(self.options) & reserved)
-        if clashing:
-            raise ValueError(
-                f"TRADELAKE_KAFKA__OPTIONS sets {clashing}: use TRADELAKE_KAFKA__BOOTSTRAP_SERVERS "
-                "and TRADELAKE_KAFKA__SECURITY_PROTOCOL (isolation.level is always read_committed)"
-            )
+        check_kafka_options(self.options, "TRADELAKE_KAFKA__OPTIONS")
         return self
+
+    def secret_options(self) -> dict[str, str]:
+        """The configured options that carry a secret (a password), by name."""
+        return {
+            key: value
+            for key, value in self.options.items()
+            if key in KAFKA_SECRET_OPTIONS or "password" in value.lower()
+        }
 
     def client_properties(self) -> dict[str, str]:
         """Kafka client properties (bootstrap, security, options) without the ``kafka.`` prefix.

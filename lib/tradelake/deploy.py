@@ -32,12 +32,17 @@ from typing import Any
 from tradelake import aws
 from tradelake.config import SETTINGS_ARGUMENT, Settings, load_settings, settings_argument
 from tradelake.errors import ConfigError, TradelakeError
+from tradelake.jars import KAFKA_JARS
+from tradelake.jars import fetch as fetch_jars
 from tradelake.runtime import configure_logging, iso_date
 from tradelake.session import spark_conf
 
 log = logging.getLogger("tradelake.deploy")
 
-JOBS = ("ingest", "daily_volume", "ohlcv", "compact")
+# The jobs of a day's files; the Kafka landing job joins them when Kafka is configured.
+FILE_JOBS = ("ingest", "daily_volume", "ohlcv", "compact")
+LANDING_JOB = "land_kafka"
+JOBS = (*FILE_JOBS, LANDING_JOB)
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JOBS_DIR = REPO / "jobs"
 DIST_DIR = REPO / "build" / "dist"
@@ -168,9 +173,19 @@ def job_definition(
         "--enable-continuous-cloudwatch-log": "true",
         SETTINGS_ARGUMENT: settings_argument(settings),
     }
-    if default_date is not None:
+    jars = list(glue.extra_jars)
+    if job == LANDING_JOB:
+        # Glue 6.0 has no Kafka source for batch reads on its classpath: ship the pinned one.
+        jars = [target.uri("jars", jar.file_name) for jar in KAFKA_JARS] + jars
+    if jars:
+        arguments["--extra-jars"] = ",".join(jars)
+    if default_date is not None and job != LANDING_JOB:
         # Without it the jobs process yesterday (UTC); schedules pass --date to backfill.
+        # The landing job's date only labels its run: its offsets decide what lands.
         arguments["--date"] = default_date.isoformat()
+    connection: dict[str, Any] = {}
+    if job == LANDING_JOB and glue.kafka_connection:
+        connection["Connections"] = {"Connections": [glue.kafka_connection]}
     return {
         "Name": job_name(settings, job),
         "Description": f"tradelake {job} (jobs/{job}.py), deployed by python -m tradelake.deploy",
@@ -187,6 +202,7 @@ def job_definition(
         "Timeout": glue.timeout_minutes,
         "MaxRetries": glue.max_retries,
         "Tags": dict(glue.tags),
+        **connection,
     }
 
 
@@ -285,7 +301,8 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=JOBS,
         default=[],
-        help="deploy only these jobs (repeatable; default all)",
+        help=f"deploy only these jobs (repeatable; default {', '.join(FILE_JOBS)}, and "
+        f"{LANDING_JOB} when TRADELAKE_KAFKA__BOOTSTRAP_SERVERS is set)",
     )
     result.add_argument(
         "--dry-run", action="store_true", help="print the job definitions, call nothing"
@@ -311,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     """Deploy; print one JSON summary line last; return 0, 1 (AWS or build) or 2 (config)."""
     configure_logging()
     args = parser().parse_args(argv)
-    jobs = list(dict.fromkeys(args.job)) or list(JOBS)
+    jobs = list(dict.fromkeys(args.job))
     summary: dict[str, Any] = {
         "command": "deploy",
         "dry_run": args.dry_run,
@@ -341,8 +358,35 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code
 
 
-def _deploy(args: argparse.Namespace, jobs: list[str], summary: dict[str, Any]) -> None:
+def chosen_jobs(settings: Settings, requested: list[str]) -> list[str]:
+    """The jobs to deploy: those requested, else the file jobs (and landing with Kafka).
+
+    Raises:
+        ConfigError: the landing job without brokers, or a Kafka secret that would be
+            written into the job definitions in clear.
+    """
+    kafka = settings.kafka
+    secrets = sorted(kafka.secret_options())
+    if secrets:
+        # Every job's arguments carry the settings; they are readable by anyone with
+        # glue:GetJob, and Glue logs them.
+        raise ConfigError(
+            f"TRADELAKE_KAFKA__OPTIONS holds a secret ({', '.join(secrets)}) that would be "
+            "written into the Glue jobs' arguments in clear; put those options in an AWS "
+            "Secrets Manager secret (a JSON object) and set TRADELAKE_KAFKA__OPTIONS_SECRET_ID"
+        )
+    jobs = requested or [*FILE_JOBS, *([LANDING_JOB] if kafka.bootstrap_servers else [])]
+    if LANDING_JOB in jobs and not kafka.bootstrap_servers:
+        raise ConfigError(
+            f"{LANDING_JOB} needs TRADELAKE_KAFKA__BOOTSTRAP_SERVERS: the brokers' host:port "
+            "list, shipped to the job with the other settings"
+        )
+    return jobs
+
+
+def _deploy(args: argparse.Namespace, requested: list[str], summary: dict[str, Any]) -> None:
     target = check_target(load_settings())
+    jobs = chosen_jobs(target.settings, requested)
     scripts = {job: args.jobs_dir / f"{job}.py" for job in jobs}
     missing = [str(path) for path in scripts.values() if not path.is_file()]
     if missing:
@@ -365,6 +409,9 @@ def _deploy(args: argparse.Namespace, jobs: list[str], summary: dict[str, Any]) 
         if wheel.name != wheel_name:
             raise DeployError(f"built {wheel.name}, expected {wheel_name}; is the version stale?")
         summary["artifacts"].append(upload(s3, target, wheel, "wheels", wheel.name))
+        if LANDING_JOB in jobs:
+            for jar in fetch_jars(jars=KAFKA_JARS):
+                summary["artifacts"].append(upload(s3, target, jar, "jars", jar.name))
         for job, script in scripts.items():
             summary["artifacts"].append(upload(s3, target, script, "scripts", f"{job}.py"))
         for definition in definitions:

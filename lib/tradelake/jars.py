@@ -16,6 +16,7 @@ import hashlib
 import os
 import sys
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Jar:
         return f"{repo}/{group_path}/{self.artifact}/{self.version}/{self.file_name}"
 
 
-JARS: tuple[Jar, ...] = (
+BASE_JARS: tuple[Jar, ...] = (
     Jar(
         "org.apache.iceberg",
         f"iceberg-spark-runtime-{SPARK_SCALA}",
@@ -72,7 +73,11 @@ JARS: tuple[Jar, ...] = (
         "2.44.4",
         "3ee1934ac45ab9642d12a4ca6b68f687fc40c6a6",
     ),
-    # The Spark Kafka source (jobs/land_kafka.py) and what it needs beyond Spark's own jars.
+)
+
+# The Spark Kafka source (jobs/land_kafka.py) and what it needs beyond Spark's own jars;
+# `python -m tradelake.deploy` also ships these to the Glue landing job (--extra-jars).
+KAFKA_JARS: tuple[Jar, ...] = (
     # Maven Central serves no 4.1.4 build of these: 4.1.3 is the nearest of the 4.1 line
     # (a patch release keeps the source's APIs), and the small delegation-token module is
     # served only as 4.1.1. kafka-clients and commons-pool2 are the versions Spark 4.1 pins.
@@ -94,6 +99,8 @@ JARS: tuple[Jar, ...] = (
     ),
 )
 
+JARS: tuple[Jar, ...] = (*BASE_JARS, *KAFKA_JARS)
+
 
 def jars_dir() -> Path:
     """Where jars are cached: ``TRADELAKE_JARS_DIR`` or ``.jars`` under the current directory."""
@@ -108,8 +115,11 @@ def _sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(target: Path | None = None, repo: str | None = None) -> list[Path]:
-    """Download every jar that is missing or corrupt; return their local paths in order.
+def fetch(
+    target: Path | None = None, repo: str | None = None, jars: Sequence[Jar] = JARS
+) -> list[Path]:
+    """Download each of ``jars`` (default all) that is missing or corrupt; return their
+    local paths in order.
 
     Raises:
         RuntimeError: a download does not match its pinned checksum.
@@ -118,7 +128,7 @@ def fetch(target: Path | None = None, repo: str | None = None) -> list[Path]:
     repo = (repo or os.environ.get("TRADELAKE_MAVEN_REPO") or DEFAULT_MAVEN_REPO).rstrip("/")
     target.mkdir(parents=True, exist_ok=True)
     paths = []
-    for jar in JARS:
+    for jar in jars:
         path = target / jar.file_name
         if not path.exists() or _sha1(path) != jar.sha1:
             partial = path.with_suffix(".part")

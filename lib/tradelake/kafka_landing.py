@@ -48,7 +48,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tradelake.config import KafkaSettings, Settings
+from tradelake import aws
+from tradelake.config import KafkaSettings, Settings, check_kafka_options
 from tradelake.contract import utc_literal
 from tradelake.errors import ConfigError, NoInputError, StorageError, TradelakeError
 from tradelake.io import json_records
@@ -252,6 +253,40 @@ def source_file(topic: Column, partition: Column, offset: Column) -> Column:
     )
 
 
+def with_secret_options(settings: Settings) -> KafkaSettings:
+    """The Kafka settings with the options of ``kafka.options_secret_id`` laid over them.
+
+    The secret's string is a JSON object of client options (string values), e.g.
+    ``{"sasl.jaas.config": "...ScramLoginModule required username=... password=...;"}``.
+
+    Raises:
+        ConfigError: the secret cannot be read, is not such an object, or sets a property
+            that has a setting of its own.
+    """
+    kafka = settings.kafka
+    if not kafka.options_secret_id:
+        return kafka
+    variable = "TRADELAKE_KAFKA__OPTIONS_SECRET_ID"
+    text = aws.secret_string(settings, kafka.options_secret_id, variable)
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError:
+        options = None
+    if not isinstance(options, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in options.items()
+    ):
+        # The secret's text is never echoed: it may be a password.
+        raise ConfigError(
+            f"the secret {kafka.options_secret_id!r} ({variable}) must hold a JSON object of "
+            "Kafka client options with string values"
+        )
+    try:
+        check_kafka_options(options, f"the secret {kafka.options_secret_id!r}")
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    return kafka.model_copy(update={"options": {**kafka.options, **options}})
+
+
 # --- Kafka look-ups through the JVM -------------------------------------------------------------
 
 
@@ -433,7 +468,7 @@ def land(
 
     Fills ``run.summary``. Raises a ``TradelakeError`` on failure; nothing is published then.
     """
-    kafka = settings.kafka
+    kafka = with_secret_options(settings)
     summary = run.summary
     summary["output_table"] = TRADES_LANDED.name
     kafka_summary: dict[str, Any] = {

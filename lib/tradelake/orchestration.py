@@ -104,12 +104,6 @@ class DagSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _runner_needs(self) -> DagSettings:
-        if self.source == "kafka" and self.runner == "glue":
-            raise ValueError(
-                "TRADELAKE_AIRFLOW_SOURCE=kafka with the glue runner: python -m tradelake.deploy "
-                "does not define a landing Glue job yet (docs/kafka.md says what it needs); "
-                "use the local or kubernetes runner for a Kafka source"
-            )
         if self.runner == "kubernetes" and self.k8s_manifests is None:
             raise ValueError(
                 "TRADELAKE_AIRFLOW_K8S_MANIFESTS is required with the kubernetes runner: the "

@@ -29,26 +29,14 @@ def load_key(settings: Settings) -> bytes | None:
     """
     value = os.environ.get(KEY_VARIABLE)
     if value is None and settings.pii_key_secret_id:
-        value = _secret_value(settings, settings.pii_key_secret_id)
+        value = aws.secret_string(
+            settings, settings.pii_key_secret_id, "TRADELAKE_PII_KEY_SECRET_ID"
+        )
     if value is None:
         return None
     if not value:
         raise ConfigError(f"{KEY_VARIABLE} is empty; set a non-empty secret key")
     return value.encode("utf-8")
-
-
-def _secret_value(settings: Settings, secret_id: str) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = aws.client("secretsmanager", settings)
-    try:
-        secret = client.get_secret_value(SecretId=secret_id)
-    except (BotoCoreError, ClientError) as err:
-        raise ConfigError(
-            f"cannot read the PII key secret {secret_id!r} ({err}); check "
-            "TRADELAKE_PII_KEY_SECRET_ID, AWS_REGION and the role's secretsmanager access"
-        ) from err
-    return str(secret.get("SecretString") or "")
 
 
 def _padded_keys(key: bytes) -> tuple[bytes, bytes]:

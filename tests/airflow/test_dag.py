@@ -71,7 +71,7 @@ def test_the_dag_folder_imports_for_each_runner(
     assert type(sensor).__name__ == ("S3KeySensor" if runner == "glue" else "FileSensor")
 
 
-@pytest.mark.parametrize("runner", ["local", "kubernetes"])
+@pytest.mark.parametrize("runner", ["local", "glue", "kubernetes"])
 def test_a_kafka_source_lands_the_topic_instead_of_waiting_for_files(
     runner: str, rendered_jobs: Path, load_dag: Any
 ) -> None:
@@ -93,6 +93,10 @@ def test_a_kafka_source_lands_the_topic_instead_of_waiting_for_files(
         assert application["spec"]["mainApplicationFile"].endswith("/jobs/land_kafka.py")
         ingest = dag.get_task("ingest").template_spec
         assert ingest["spec"]["arguments"][2:4] == ["--source", "kafka"]
+    if runner == "glue":
+        # The landing job python -m tradelake.deploy defines when Kafka is configured.
+        assert land.job_name == "tradelake-land-kafka"
+        assert dag.get_task("ingest").script_args["--source"] == "kafka"
 
 
 @pytest.fixture
@@ -225,9 +229,10 @@ def test_the_airflow_overlay_has_everything_but_the_schedules() -> None:
 ROLE = "arn:aws:iam::123456789012:role/tradelake"
 
 
-def deploy_glue_jobs(fake: FakeAws, prefix: str) -> list[str]:
+def deploy_glue_jobs(fake: FakeAws, prefix: str, **settings: str) -> list[str]:
     """Define the Glue jobs as ``python -m tradelake.deploy`` does: its ``--dry-run``
-    definitions (run in the jobs' virtualenv), created on the moto server."""
+    definitions (run in the jobs' virtualenv), created on the moto server. ``settings``
+    are further environment variables of the deploying shell."""
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TRADELAKE_")},
         "TRADELAKE_CONF_DIR": str(REPO / "conf"),
@@ -238,6 +243,7 @@ def deploy_glue_jobs(fake: FakeAws, prefix: str) -> list[str]:
         "TRADELAKE_GLUE_JOBS__ARTIFACTS_URI": "s3://artifacts/tradelake",
         "TRADELAKE_GLUE_JOBS__NAME_PREFIX": prefix,
         "AWS_REGION": fake.region,
+        **settings,
     }
     result = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "-m", "tradelake.deploy", "--dry-run"],
@@ -255,6 +261,21 @@ def deploy_glue_jobs(fake: FakeAws, prefix: str) -> list[str]:
     return [definition["Name"] for definition in definitions]
 
 
+def use_moto_connection(fake: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's aws_default connection pointed at the moto server."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": fake.endpoint, "region_name": fake.region},
+            }
+        ),
+    )
+
+
 def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
     aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -265,17 +286,7 @@ def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
     s3 = aws_env.client("s3")
     s3.create_bucket(Bucket="tradelake-raw")
     s3.put_object(Bucket="tradelake-raw", Key="raw/trades/date=2025-01-15/a.jsonl", Body=b"{}\n")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": aws_env.endpoint, "region_name": aws_env.region},
-            }
-        ),
-    )
+    use_moto_connection(aws_env, monkeypatch)
     dag = load_dag(
         retries="0",
         runner="glue",
@@ -307,3 +318,45 @@ def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
     # One map of arguments: compaction (rewrite) of every table, healthy partitions skipped.
     assert compact["--only"] == "rewrite"
     assert "--date" not in compact and "--since" not in compact
+
+
+def test_the_glue_runner_lands_kafka_with_the_deployed_landing_job(
+    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Kafka configured, deploy defines the landing job; the DAG runs it, then the
+    ingest of what landed (no sensor: nothing waits for files)."""
+    prefix = "afk-tradelake-"
+    names = deploy_glue_jobs(
+        aws_env,
+        prefix,
+        TRADELAKE_KAFKA__BOOTSTRAP_SERVERS="b-1.msk.example:9098",
+        TRADELAKE_GLUE_JOBS__KAFKA_CONNECTION="msk-vpc",
+    )
+    assert f"{prefix}land-kafka" in names
+    use_moto_connection(aws_env, monkeypatch)
+    dag = load_dag(
+        retries="0",
+        runner="glue",
+        source="kafka",
+        raw_uri="s3://tradelake-raw/raw",
+        glue_job_prefix=prefix,
+        glue_poll_seconds="1",
+        region=aws_env.region,
+    ).dag
+
+    dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
+
+    graph = {k: v for k, v in GRAPH.items() if k != "wait_for_raw_files"}
+    expected = {**graph, "land_kafka": set(), "ingest": {"land_kafka"}}
+    assert task_states(dag_run) == dict.fromkeys(expected, "success")
+    glue = aws_env.client("glue")
+    [land] = glue.get_job_runs(JobName=f"{prefix}land-kafka")["JobRuns"]
+    [ingest] = glue.get_job_runs(JobName=f"{prefix}ingest")["JobRuns"]
+    assert land["Arguments"]["--date"] == "2025-01-15"
+    assert (ingest["Arguments"]["--date"], ingest["Arguments"]["--source"]) == (
+        "2025-01-15",
+        "kafka",
+    )
+    assert glue.get_job(JobName=f"{prefix}land-kafka")["Job"]["Connections"] == {
+        "Connections": ["msk-vpc"]
+    }

@@ -136,6 +136,9 @@ def test_deploy_creates_one_glue_job_per_job_and_uploads_artifacts(
         assert arguments["--enable-metrics"] == "true"
         assert arguments["--enable-continuous-cloudwatch-log"] == "true"
         assert "--date" not in arguments  # the jobs default to yesterday (UTC) themselves
+        # Without Kafka configured: no landing job, no extra jars, no connection.
+        assert "--extra-jars" not in arguments
+        assert "Connections" not in definition
         conf = arguments["--conf"]
         assert conf.startswith(
             "spark.sql.extensions=org.apache.iceberg.spark.extensions."
@@ -287,3 +290,94 @@ def test_a_missing_bucket_exits_1_naming_it(
     assert exit_code == 1
     assert "'no-such-artifacts' does not exist" in summary["error"]
     assert deployed_jobs(aws_env, glue_env) == {}
+
+
+# ------------------------------------------------------------------------------ Kafka landing
+
+
+@pytest.fixture
+def kafka_env(glue_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A deployment whose trades come from Kafka: brokers, a Glue connection, an extra jar."""
+    monkeypatch.setenv("TRADELAKE_KAFKA__BOOTSTRAP_SERVERS", "b-1.msk.example:9098")
+    monkeypatch.setenv("TRADELAKE_KAFKA__OPTIONS_SECRET_ID", "tradelake/kafka-client")
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__KAFKA_CONNECTION", "msk-vpc")
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__EXTRA_JARS", '["s3://jars/aws-msk-iam-auth.jar"]')
+    return glue_env
+
+
+def test_with_kafka_configured_the_landing_job_is_deployed_with_its_jars_and_connection(
+    kafka_env: str, aws_env: FakeAws, wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tradelake.jars import KAFKA_JARS, fetch
+
+    exit_code, summary, _ = run_deploy(capsys, "--wheel", str(wheel), "--date", "2025-01-15")
+
+    assert exit_code == 0, summary
+    landing = f"{kafka_env}land-kafka"
+    assert summary["created"] == [*names(kafka_env), landing]
+    jar_uris = [f"s3://{BUCKET}/tradelake/jars/{jar.file_name}" for jar in KAFKA_JARS]
+    assert set(jar_uris) <= set(summary["artifacts"])
+    s3 = aws_env.client("s3")
+    for path in fetch(jars=KAFKA_JARS):
+        uploaded = s3.get_object(Bucket=BUCKET, Key=f"tradelake/jars/{path.name}")["Body"]
+        assert uploaded.read() == path.read_bytes()
+    assert s3.get_object(Bucket=BUCKET, Key="tradelake/scripts/land_kafka.py")["Body"].read() == (
+        (REPO / "jobs" / "land_kafka.py").read_bytes()
+    )
+    jobs = deployed_jobs(aws_env, kafka_env)
+    land = jobs[landing]
+    assert land["Command"]["ScriptLocation"] == f"s3://{BUCKET}/tradelake/scripts/land_kafka.py"
+    assert land["Connections"] == {"Connections": ["msk-vpc"]}
+    arguments = land["DefaultArguments"]
+    assert arguments["--extra-jars"].split(",") == [*jar_uris, "s3://jars/aws-msk-iam-auth.jar"]
+    # The landing run's date only labels it; the file jobs get the default date.
+    assert "--date" not in arguments
+    shipped = json.loads(arguments["--tradelake-settings"])
+    assert shipped["kafka"] == {
+        "bootstrap_servers": "b-1.msk.example:9098",
+        "options_secret_id": "tradelake/kafka-client",
+    }
+    ingest = jobs[f"{kafka_env}ingest"]
+    assert "Connections" not in ingest
+    assert ingest["DefaultArguments"]["--extra-jars"] == "s3://jars/aws-msk-iam-auth.jar"
+    assert ingest["DefaultArguments"]["--date"] == "2025-01-15"
+
+
+def test_the_landing_job_without_brokers_exits_2_before_any_call(
+    glue_env: str, capsys: pytest.CaptureFixture[str], forbid_aws_and_builds: list[str]
+) -> None:
+    exit_code, summary, _ = run_deploy(capsys, "--job", "land_kafka")
+
+    assert exit_code == 2
+    assert "TRADELAKE_KAFKA__BOOTSTRAP_SERVERS" in summary["error"]
+    assert forbid_aws_and_builds == []
+
+
+def test_a_kafka_password_in_the_options_is_never_written_into_a_job(
+    kafka_env: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    forbid_aws_and_builds: list[str],
+) -> None:
+    jaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required password="s3cr3t";'
+    monkeypatch.setenv("TRADELAKE_KAFKA__OPTIONS", json.dumps({"sasl.jaas.config": jaas}))
+
+    # Every job's arguments carry the settings, so no job may be deployed with it.
+    exit_code, summary, printed = run_deploy(capsys, "--dry-run", "--job", "ingest")
+
+    assert exit_code == 2
+    assert "TRADELAKE_KAFKA__OPTIONS_SECRET_ID" in summary["error"]
+    assert "sasl.jaas.config" in summary["error"]
+    assert "s3cr3t" not in json.dumps(summary) + printed
+    assert forbid_aws_and_builds == []
+
+
+def test_extra_jars_must_be_on_s3(
+    glue_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__EXTRA_JARS", '["./aws-msk-iam-auth.jar"]')
+
+    exit_code, summary, _ = run_deploy(capsys, "--dry-run")
+
+    assert exit_code == 2
+    assert "TRADELAKE_GLUE_JOBS__EXTRA_JARS" in summary["error"]

@@ -43,6 +43,7 @@ VALUES = {
     "JobNamePrefix": "tradelake-",
     "JobRoleArn": "arn:aws:iam::123456789012:role/tradelake",
     "PiiKeySecretName": "tradelake/pii-key",
+    "KafkaOptionsSecretName": "tradelake/kafka-client",
 }
 ARN_GLUE = "arn:aws:glue:eu-west-1:123456789012"
 TABLE = f"{ARN_GLUE}:table/trading/trades"
@@ -152,7 +153,7 @@ def call_sites() -> set[tuple[str, str, str]]:
     found = set()
     for path in sorted(LIB.rglob("*.py")):
         text = path.read_text()
-        services = set(re.findall(r"""\.client\(\s*["']([a-z0-9-]+)["']""", text))
+        services = set(re.findall(r"""\bclient\(\s*["']([a-z0-9-]+)["']""", text))
         methods = set(re.findall(r"\.([a-z_0-9]+)\(", text))
         methods |= set(re.findall(r"""\.get_(?:paginator|waiter)\(\s*["']([a-z_0-9]+)""", text))
         for service in services:
@@ -170,6 +171,7 @@ def test_the_scan_finds_the_known_call_sites() -> None:
     assert ("maintenance.py", "s3", "ListObjectsV2") in sites
     assert ("maintenance.py", "s3", "DeleteObjects") in sites
     assert {("deploy.py", "glue", op) for op in ("GetJob", "CreateJob", "UpdateJob")} <= sites
+    assert ("aws.py", "secretsmanager", "GetSecretValue") in sites
 
 
 def test_every_job_side_boto3_call_is_allowed() -> None:
@@ -268,9 +270,10 @@ def test_no_wildcard_actions_and_no_star_resources_outside_the_allowlist(path: P
                 assert st["Condition"]["StringEquals"][key] == value
 
 
-def test_the_job_reads_only_its_masking_key() -> None:
+def test_the_job_reads_only_its_masking_key_and_kafka_options() -> None:
     # Secrets Manager appends a random 6-character suffix to secret ARNs.
-    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tradelake/pii-key-AbC123"
-    assert allows(JOB_POLICY, "secretsmanager:GetSecretValue", secret)
+    for name in ("tradelake/pii-key", "tradelake/kafka-client"):
+        secret = f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbC123"
+        assert allows(JOB_POLICY, "secretsmanager:GetSecretValue", secret)
     other = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payroll/db-AbC123"
     assert not allows(JOB_POLICY, "secretsmanager:GetSecretValue", other)

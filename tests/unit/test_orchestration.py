@@ -238,8 +238,13 @@ def test_a_kafka_source_lands_the_topic_before_ingesting_it(dag_env: pytest.Monk
     assert o.job_arguments(chain.ingest, "D") == ["--date", "D", "--source", "kafka"]
     assert o.daily_tasks(o.DagSettings(source="files")).land is None  # the sensor waits
     dag_env.setenv("TRADELAKE_AIRFLOW_RUNNER", "glue")
-    with pytest.raises(ConfigError, match="TRADELAKE_AIRFLOW_SOURCE=kafka with the glue runner"):
-        o.load_dag_settings(REPO)
+    glue = o.daily_tasks(o.load_dag_settings(REPO))
+    # The Glue job python -m tradelake.deploy defines for landing (tradelake-land-kafka).
+    assert glue.land is not None and glue.land.glue_suffix == "land-kafka"
+    assert o.glue_script_args(o.job_arguments(glue.ingest, "D")) == {
+        "--date": "D",
+        "--source": "kafka",
+    }
 
 
 def test_a_spark_application_for_a_task_without_a_manifest_is_refused() -> None:
