@@ -58,11 +58,16 @@ PY
 catalog_conf_lines="$("$python" -m tradelake.session spark-conf)"
 mapfile -t catalog_conf <<< "$catalog_conf_lines"
 
+# The JIT may compile the large methods Spark generates for the contract's stages (exact
+# amounts, rules) instead of leaving them to the interpreter: validating a 1M-trade day
+# takes 19 s -> 6 s of CPU (docs/benchmarks.md). TRADELAKE_JIT_OPTS= (empty) turns it off.
+jit_opts="${TRADELAKE_JIT_OPTS--XX:-DontCompileHugeMethods}"
 # More JVM options for the driver and the executors (e.g. the test tiers' fast-start
 # -XX:TieredStopAtLevel=1 -XX:+UseSerialGC for their many tiny jobs).
-java_opts="${SPARK_JAVA_OPTS_EXTRA:-}"
+java_opts="$jit_opts ${SPARK_JAVA_OPTS_EXTRA:-}"
+java_opts="${java_opts## }"
 executor_conf=()
-if [[ -n "$java_opts" ]]; then
+if [[ -n "${java_opts// /}" ]]; then
   executor_conf=(--conf "spark.executor.extraJavaOptions=$java_opts")
 fi
 

@@ -257,37 +257,32 @@ def json_records(lines: DataFrame) -> DataFrame:
         ~F.col("value").contains("]")
         | F.try_parse_json(F.concat(F.lit('{"v":'), F.col("value"), F.lit("}"))).isNotNull()
     )
+    # The object's members as text, converted once (one map per line is cheaper than a
+    # path look-up per field): null when the line's first value is not an object.
     objects = parsed.select(
-        "source_file",
-        "value",
-        first.alias("_object"),
-        F.map_keys(F.try_variant_get(first, "$", "map<string,variant>")).alias("keys"),
-        single.alias("_single"),
-    )
+        "source_file", "value", first.alias("_object"), single.alias("_single")
+    ).select("*", F.try_variant_get(F.col("_object"), "$", "map<string,string>").alias("_members"))
     # A VARIANT holds a number exactly as DECIMAL up to 38 digits; beyond that, or with an
     # exponent, it falls back to a double. Those lines are read again with every number
-    # quoted, so their fields keep the text as written.
-    doubles = [
-        F.schema_of_variant(F.try_variant_get(F.col("_object"), f"$.{name}", "variant")) == "DOUBLE"
-        for name in READ_FIELDS
-    ]
-    has_double = F.coalesce(reduce(Column.__or__, doubles), F.lit(False))
+    # quoted, so their fields keep the text as written. One schema string per line says
+    # whether any member is a double (a member merely named "DOUBLE" only costs the
+    # second read, whose text is the same).
+    has_double = F.coalesce(F.schema_of_variant(F.col("_object")).contains("DOUBLE"), F.lit(False))
     quoted = F.try_parse_json(F.regexp_replace(F.col("value"), _BARE_NUMBERS, '$1"$2"'))
     sources = objects.select(
         "source_file",
         "value",
-        "keys",
-        (F.col("keys").isNotNull() & F.col("_single")).alias("_single_object"),
-        F.when(has_double, quoted).otherwise(F.col("_object")).alias("_source"),
+        F.map_keys(F.col("_members")).alias("keys"),
+        (F.col("_members").isNotNull() & F.col("_single")).alias("_single_object"),
+        F.when(has_double, F.try_variant_get(quoted, "$", "map<string,string>"))
+        .otherwise(F.col("_members"))
+        .alias("_source"),
     )
     return sources.select(
         "source_file",
         F.col("value").alias("record"),
         (~F.col("_single_object")).alias("malformed"),
-        *[
-            F.try_variant_get(F.col("_source"), f"$.{name}", "string").alias(name)
-            for name in READ_FIELDS
-        ],
+        *[F.col("_source")[name].alias(name) for name in READ_FIELDS],
         F.when(
             F.col("_single_object"),
             F.array_except(F.col("keys"), F.array(*[F.lit(name) for name in READ_FIELDS])),

@@ -46,6 +46,13 @@ def test_numbers_keep_the_text_they_were_written_with(spark: Any) -> None:
             ["venue"],
         ),
         '{"trade_id": "a\\"1e9\\\\", "price": 2e1}': (False, "2e1", None, 'a"1e9\\', []),
+        # A double anywhere (here an extra member) sends the line through the quoted read:
+        # every field is then its text as written, trailing zeros included.
+        '{"price": 187.250, "quantity": 10, "fee": 1e-3}': (False, "187.250", "10", None, ["fee"]),
+        # Without one, a decimal's text is the VARIANT's (the same value); a member named
+        # like the type only costs that second read.
+        '{"price": 187.250, "quantity": 1}': (False, "187.25", "1", None, []),
+        '{"price": 187.250, "DOUBLE": "x"}': (False, "187.250", None, None, ["DOUBLE"]),
     }
     assert read(spark, *lines) == lines
 
