@@ -265,15 +265,27 @@ def test_missing_configuration_exits_2_before_any_call(
     assert forbid_aws_and_builds == []
 
 
-def test_a_local_raw_root_cannot_be_deployed(
-    glue_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRADELAKE_RAW_URI", "./lake/raw"),
+        # Glue loads extra jars from S3 only.
+        ("TRADELAKE_GLUE_JOBS__EXTRA_JARS", '["./aws-msk-iam-auth.jar"]'),
+    ],
+)
+def test_a_local_path_cannot_be_deployed(
+    glue_env: str,
+    variable: str,
+    value: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TRADELAKE_RAW_URI", "./lake/raw")
+    monkeypatch.setenv(variable, value)
 
     exit_code, summary, _ = run_deploy(capsys, "--dry-run")
 
     assert exit_code == 2
-    assert "TRADELAKE_RAW_URI" in summary["error"]
+    assert variable in summary["error"]
 
 
 def test_a_missing_bucket_exits_1_naming_it(
@@ -370,14 +382,3 @@ def test_a_kafka_password_in_the_options_is_never_written_into_a_job(
     assert "sasl.jaas.config" in summary["error"]
     assert "s3cr3t" not in json.dumps(summary) + printed
     assert forbid_aws_and_builds == []
-
-
-def test_extra_jars_must_be_on_s3(
-    glue_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRADELAKE_GLUE_JOBS__EXTRA_JARS", '["./aws-msk-iam-auth.jar"]')
-
-    exit_code, summary, _ = run_deploy(capsys, "--dry-run")
-
-    assert exit_code == 2
-    assert "TRADELAKE_GLUE_JOBS__EXTRA_JARS" in summary["error"]
