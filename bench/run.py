@@ -236,6 +236,8 @@ class Bench:
             **(
                 {
                     "SPARK_JAVA_OPTS_EXTRA": SMOKE_JVM_OPTIONS,
+                    # Tiny data gains nothing from compiling huge methods (tests/submit.py).
+                    "TRADELAKE_JIT_OPTS": "",
                     "SPARK_SUBMIT_OPTS_EXTRA": f"{SMOKE_SPARK_OPTIONS} {extra_submit_opts}",
                 }
                 if self.plan.smoke

@@ -26,7 +26,7 @@ from tests.airflow.conftest import provider_events, task_states
 from tests.airflow.recorder import Recorder, recording
 from tests.conftest import REPO
 from tests.lineage_schema import assert_valid_run_event
-from tests.submit import TEST_JVM_OPTIONS, TEST_SPARK_OPTIONS
+from tests.submit import TEST_JIT, TEST_JVM_OPTIONS, TEST_SPARK_OPTIONS
 
 pytestmark = pytest.mark.airflow
 
@@ -91,6 +91,7 @@ def environment(lake: Path, collector: Recorder, monkeypatch: pytest.MonkeyPatch
         "SPARK_DRIVER_MEMORY": "1g",
         # The test tiers' fast-start JVMs and small shuffles (tests/submit.py).
         "SPARK_JAVA_OPTS_EXTRA": TEST_JVM_OPTIONS,
+        **TEST_JIT,
         "SPARK_SUBMIT_OPTS_EXTRA": TEST_SPARK_OPTIONS,
         "no_proxy": "127.0.0.1",
         "AIRFLOW_CONN_TRADELAKE_ALERTS": json.dumps(

@@ -217,9 +217,10 @@ def test_ingest_of_a_day_several_times_the_heap_stays_bounded(
         SPARK_DRIVER_MEMORY=f"{HEAP_MIB}m",
         SPARK_SUBMIT_OPTS_EXTRA=f"--conf spark.local.dir={tmp_path / 'spark-local'}",
         # The JVM a deployment runs (not the test tiers' fast-start one, nor their class
-        # archive): memory is measured.
+        # archive; the JIT option spark-submit.sh sets by default): memory is measured.
         SPARK_JAVA_OPTS_EXTRA="",
         TRADELAKE_JVM_ARCHIVE="",
+        TRADELAKE_JIT_OPTS="-XX:-DontCompileHugeMethods",
     )
     peaks = MemoryPeaks()
     # spark-submit execs the driver JVM, so proc.pid is the JVM; Python is its child.
