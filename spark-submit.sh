@@ -64,8 +64,8 @@ mapfile -t catalog_conf <<< "$catalog_conf_lines"
 jit_opts="${TRADELAKE_JIT_OPTS--XX:-DontCompileHugeMethods}"
 # More JVM options for the driver and the executors (e.g. the test tiers' fast-start
 # -XX:TieredStopAtLevel=1 -XX:+UseSerialGC for their many tiny jobs).
+# Spaces left by an empty part are harmless: the JVM splits its options on whitespace.
 java_opts="$jit_opts ${SPARK_JAVA_OPTS_EXTRA:-}"
-java_opts="${java_opts## }"
 executor_conf=()
 if [[ -n "${java_opts// /}" ]]; then
   executor_conf=(--conf "spark.executor.extraJavaOptions=$java_opts")

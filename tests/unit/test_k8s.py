@@ -643,15 +643,15 @@ def test_dockerfile_installs_where_the_manifests_look() -> None:
     assert [i.value for i in final if i.keyword == "USER"][-1] == str(SPARK_UID)
     assert [i.value for i in final if i.keyword == "WORKDIR"][-1] == "/opt/spark/work-dir"
     (application,) = km.load_documents(K8S / "components" / "spark-defaults" / "application.yaml")
+    # The JIT option spark-submit.sh gives every local JVM by default (docs/benchmarks.md).
     submit = (REPO / "spark-submit.sh").read_text()
+    assert "TRADELAKE_JIT_OPTS--XX:-DontCompileHugeMethods" in submit
     for role in ("driver", "executor"):
         options = application["spec"][role]["javaOptions"].split()
         [log4j] = [o.split("file:")[1] for o in options if o.startswith("-Dlog4j2.")]
         assert log4j.startswith(f"{CONF_DIR_IN_IMAGE}/")
         assert (REPO / "conf" / Path(log4j).name).is_file()
-        # The JIT option spark-submit.sh gives every local JVM (docs/benchmarks.md).
         assert "-XX:-DontCompileHugeMethods" in options
-        assert "TRADELAKE_JIT_OPTS--XX:-DontCompileHugeMethods" in submit
 
 
 def test_dockerignore_sends_what_the_build_copies() -> None:
