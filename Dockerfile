@@ -23,6 +23,7 @@ COPY lib/ lib/
 COPY jobs/ jobs/
 COPY conf/ conf/
 COPY docker/ docker/
+COPY requirements/runtime.txt requirements/
 RUN PYTHON="${PYTHON}" PIP_ROOT_USER_ACTION=ignore \
     docker/build.sh /stage --venv /opt/tradelake/venv
 

@@ -7,12 +7,25 @@ DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
 .PHONY: setup jars jvm-archive demo test test-athena test-reliability test-kafka test-airflow bench lint
+.PHONY: lock test-latest
 .PHONY: format clean image-context render report test-report
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+# Every virtualenv installs exactly its lock file (requirements/*.txt, made by `make lock`
+# from pyproject.toml's ranges): a fresh clone gets what CI last passed with. uv, at the
+# version the lock names, installs it; `uv pip sync` also removes what the lock dropped.
+DEV_LOCK ?= requirements/dev.txt
+AIRFLOW_LOCK ?= requirements/airflow.txt
+uv_pin = $$(grep -m1 '^uv==' $(DEV_LOCK))
+# install_locked VENV LOCK: (re)create VENV with exactly LOCK and the project, editable.
+define install_locked
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check "$(uv_pin)"
+	$(1)/bin/uv pip sync --quiet --python $(1)/bin/python $(2)
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python --no-deps -e .
+endef
+
+$(VENV)/.installed: pyproject.toml $(DEV_LOCK)
+	$(call install_locked,$(VENV),$(DEV_LOCK))
 	touch $@
 
 jars: $(VENV)/.installed
@@ -20,7 +33,7 @@ jars: $(VENV)/.installed
 
 # The driver JVM's class-data archive (scripts/jvm-archive.sh): ~5 s less per job start.
 # Remade when the virtualenv (Spark) or the pinned jars change.
-JVM_ARCHIVE := build/jvm/spark.jsa
+JVM_ARCHIVE ?= build/jvm/spark.jsa
 $(JVM_ARCHIVE): $(VENV)/.installed lib/tradelake/jars.py
 	$(MAKE) jars
 	scripts/jvm-archive.sh $@
@@ -74,15 +87,48 @@ test-kafka: setup
 # The Airflow DAG (docs/airflow.md) in its own virtualenv, with the pinned Airflow and
 # providers (the `airflow` extra); the jobs it runs keep using $(VENV).
 AIRFLOW_VENV ?= .venv-airflow
-$(AIRFLOW_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(AIRFLOW_VENV)
-	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -e '.[airflow-dev]'
+$(AIRFLOW_VENV)/.installed: pyproject.toml $(AIRFLOW_LOCK) $(DEV_LOCK)
+	$(call install_locked,$(AIRFLOW_VENV),$(AIRFLOW_LOCK))
 	$(AIRFLOW_VENV)/bin/python -m pip check
 	touch $@
 
 test-airflow: setup $(AIRFLOW_VENV)/.installed
 	$(AIRFLOW_VENV)/bin/python -m pytest tests/airflow -m airflow
+
+# The locks (requirements/*.txt) re-resolved from pyproject.toml's ranges: the newest
+# versions by default; LOCK_UPGRADE="--upgrade-package NAME" moves one package,
+# LOCK_UPGRADE= only what a pyproject change needs; EXCLUDE_NEWER=2026-11-28 resolves as
+# of a day. runtime.txt (the image's and the Glue jobs' pins) is the package's own
+# dependencies at the dev lock's versions. Then run the tiers and commit
+# (docs/development.md, "Moving the pins").
+LOCK_UPGRADE ?= --upgrade
+LOCK_PYTHON := 3.11
+compile = $(VENV)/bin/uv pip compile --quiet --python-version $(LOCK_PYTHON) \
+  --custom-compile-command 'make lock' $(if $(EXCLUDE_NEWER),--exclude-newer $(EXCLUDE_NEWER)) pyproject.toml
+lock: $(VENV)/.installed
+	$(compile) $(LOCK_UPGRADE) --extra dev -o requirements/dev.txt
+	$(compile) $(LOCK_UPGRADE) --extra airflow-dev -o requirements/airflow.txt
+	$(compile) --constraint requirements/dev.txt -o requirements/runtime.txt
+	git diff --stat -- requirements/ || true
+
+# The suite on the newest versions pyproject.toml allows, in a throwaway virtualenv
+# (build/latest), the locks untouched: drift found on purpose. LATEST_TARGETS picks the
+# tiers (default: make test), e.g. LATEST_TARGETS="test test-athena test-airflow".
+LATEST := build/latest
+LATEST_TARGETS ?= test
+test-latest: $(VENV)/.installed
+	mkdir -p $(LATEST)
+	$(compile) --upgrade --extra dev -o $(LATEST)/dev.txt
+	$(compile) --upgrade --extra airflow-dev -o $(LATEST)/airflow.txt
+	@echo "test-latest: newer than the locks:"
+	@diff <(grep -h '^[a-z0-9]' requirements/dev.txt requirements/airflow.txt | sort -u) \
+	  <(grep -h '^[a-z0-9]' $(LATEST)/dev.txt $(LATEST)/airflow.txt | sort -u) | grep '^>' || true
+	TRADELAKE_VENV=$(CURDIR)/$(LATEST)/venv TRADELAKE_LOCK=$(LATEST)/dev.txt \
+	  TRADELAKE_AIRFLOW_LOCK=$(LATEST)/airflow.txt \
+	  TRADELAKE_JVM_ARCHIVE=$(CURDIR)/$(LATEST)/spark.jsa \
+	  $(MAKE) $(LATEST_TARGETS) VENV=$(LATEST)/venv DEV_LOCK=$(LATEST)/dev.txt \
+	  JVM_ARCHIVE=$(LATEST)/spark.jsa AIRFLOW_VENV=$(LATEST)/venv-airflow \
+	  AIRFLOW_LOCK=$(LATEST)/airflow.txt
 
 # Benchmarks (docs/benchmarks.md): BENCH_SMOKE=1 runs every scenario on tiny data,
 # BENCH_LARGE=1 adds 10M trades. Results go to bench/results/<timestamp>.json.

@@ -9,7 +9,8 @@
 #   STAGE/jobs/  the job scripts, for /opt/tradelake/jobs
 #   STAGE/conf/  the settings profiles and log4j2.properties, for /opt/tradelake/conf
 #   --venv DIR   also create a virtualenv at DIR and install the wheel with its
-#                dependencies into it (the image's /opt/tradelake/venv)
+#                dependencies, at the versions of requirements/runtime.txt, into it (the
+#                image's /opt/tradelake/venv)
 #
 # The Dockerfile's build stage runs it, and so does CI (tests/unit/test_k8s.py), so the
 # image's build steps are tested without a Docker engine. PYTHON selects the interpreter
@@ -74,8 +75,10 @@ cp "$repo"/jobs/*.py "$stage/jobs/"
 cp "$repo"/conf/* "$stage/conf/"
 
 if [[ -n "$venv" ]]; then
+  # The same pins as every other install of the jobs (requirements/runtime.txt, made by
+  # make lock with the tests' versions), so the image runs what CI tested.
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "$stage"/dist/tradelake-*.whl
+    --constraint "$repo/requirements/runtime.txt" "$stage"/dist/tradelake-*.whl
   # The settings and jar list import without Spark: the install is usable.
   "$venv/bin/python" -c 'import tradelake.config, tradelake.jars, tradelake.runtime'
 fi

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -46,6 +46,9 @@ JOBS = (*FILE_JOBS, LANDING_JOB)
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JOBS_DIR = REPO / "jobs"
 DIST_DIR = REPO / "build" / "dist"
+# The versions the wheel's dependencies are installed at on Glue, as in the Docker image:
+# make lock resolves them within the tested lock (docs/development.md).
+RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/\S+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -159,15 +162,46 @@ def job_name(settings: Settings, job: str) -> str:
     return settings.glue_jobs.name_prefix + job.replace("_", "-")
 
 
+def pinned_modules(lock: Path) -> list[str]:
+    """Every ``name==version`` line of a lock file (requirements/runtime.txt), in order.
+
+    Glue installs ``--additional-python-modules`` with pip; listing the pins beside the
+    wheel makes it resolve the wheel's dependencies to exactly the tested versions.
+    """
+    try:
+        text = lock.read_text()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read {lock}, the versions the Glue jobs install beside the wheel; "
+            "deploy from a clone of the repository (make lock writes the file)"
+        ) from err
+    modules = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    modules = [module for module in modules if module]
+    unpinned = [module for module in modules if "==" not in module or "," in module]
+    if unpinned or not modules:
+        raise ConfigError(f"{lock} must pin each package as name==version; found {unpinned}")
+    return modules
+
+
 def job_definition(
-    target: Target, job: str, wheel_name: str, default_date: date | None = None
+    target: Target,
+    job: str,
+    wheel_name: str,
+    default_date: date | None = None,
+    python_modules: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``create_job`` request for one tradelake job."""
+    """The ``create_job`` request for one tradelake job.
+
+    ``python_modules`` (``name==version``) are installed with the wheel: its dependencies
+    at the pinned versions.
+    """
     settings = target.settings
     glue = settings.glue_jobs
     arguments = {
         "--datalake-formats": "iceberg",
-        "--additional-python-modules": target.uri("wheels", wheel_name),
+        "--additional-python-modules": ",".join(
+            [target.uri("wheels", wheel_name), *python_modules]
+        ),
         "--conf": glue_conf_argument(spark_conf(settings)),
         "--enable-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
@@ -394,7 +428,8 @@ def _deploy(args: argparse.Namespace, requested: list[str], summary: dict[str, A
     if args.wheel is not None and (args.wheel.suffix != ".whl" or not args.wheel.is_file()):
         raise ConfigError(f"--wheel {args.wheel} is not a wheel file")
     wheel_name = args.wheel.name if args.wheel is not None else expected_wheel_name(REPO)
-    definitions = [job_definition(target, job, wheel_name, args.date) for job in jobs]
+    modules = pinned_modules(RUNTIME_LOCK)
+    definitions = [job_definition(target, job, wheel_name, args.date, modules) for job in jobs]
     summary["jobs"] = [definition["Name"] for definition in definitions]
     if args.dry_run:
         print(json.dumps(definitions, indent=2))

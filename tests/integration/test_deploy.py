@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, FakeAws
+from tests.locks import pinned
 from tradelake import deploy
 from tradelake.config import Settings
+from tradelake.errors import ConfigError
 
 pytestmark = pytest.mark.integration
 
@@ -20,6 +22,12 @@ ROLE = "arn:aws:iam::123456789012:role/tradelake"
 BUCKET = "artifacts"
 JOB_FILES = ("ingest", "daily_volume", "ohlcv", "compact")
 _prefixes = iter(range(1, 1000))
+
+
+# requirements/runtime.txt, read here independently of deploy's reader.
+runtime_pins = [
+    f"{name}=={version}" for name, version in pinned(REPO / "requirements" / "runtime.txt").items()
+]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +140,9 @@ def test_deploy_creates_one_glue_job_per_job_and_uploads_artifacts(
         assert (definition["Timeout"], definition["MaxRetries"]) == (120, 1)
         arguments = definition["DefaultArguments"]
         assert arguments["--datalake-formats"] == "iceberg"
-        assert arguments["--additional-python-modules"] == wheel_uri
+        # The wheel, and its dependencies at the versions the Docker image installs too.
+        modules = arguments["--additional-python-modules"].split(",")
+        assert modules == [wheel_uri, *runtime_pins]
         assert arguments["--enable-metrics"] == "true"
         assert arguments["--enable-continuous-cloudwatch-log"] == "true"
         assert "--date" not in arguments  # the jobs default to yesterday (UTC) themselves
@@ -382,3 +392,16 @@ def test_a_kafka_password_in_the_options_is_never_written_into_a_job(
     assert "sasl.jaas.config" in summary["error"]
     assert "s3cr3t" not in json.dumps(summary) + printed
     assert forbid_aws_and_builds == []
+
+
+def test_glue_installs_the_pins_of_the_runtime_lock_and_refuses_a_loose_one(
+    tmp_path: Path,
+) -> None:
+    assert "boto3==" in ",".join(runtime_pins) and "pydantic==" in ",".join(runtime_pins)
+    assert deploy.pinned_modules(deploy.RUNTIME_LOCK) == runtime_pins
+    loose = tmp_path / "runtime.txt"
+    loose.write_text("pydantic==2.14.4\n    # via tradelake\nboto3>=1.35\n")
+    with pytest.raises(ConfigError, match=r"name==version; found \['boto3>=1.35'\]"):
+        deploy.pinned_modules(loose)
+    with pytest.raises(ConfigError, match="deploy from a clone"):
+        deploy.pinned_modules(tmp_path / "absent.txt")

@@ -32,8 +32,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.conftest import REPO, load_job
+from tests.locks import pinned
 from tests.unit import k8s_manifests as km
 from tradelake.config import Settings, load_settings
 from tradelake.jars import JARS
@@ -716,6 +718,21 @@ def test_build_script_stages_the_package_jobs_and_conf(staged: tuple[Path, Path]
         [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True"
+
+
+def test_the_image_virtualenv_has_the_runtime_lock_versions(staged: tuple[Path, Path]) -> None:
+    _, venv = staged
+    probe = (
+        "import json, importlib.metadata as m;"
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=True
+    )
+    versions = {canonicalize_name(name): v for name, v in json.loads(result.stdout).items()}
+    pins = pinned(REPO / "requirements" / "runtime.txt")
+    assert {name: versions.get(name) for name in pins} == pins
+    assert versions["tradelake"] == pyproject()["project"]["version"]
 
 
 # ---------------------------------------------------------------------------------------
