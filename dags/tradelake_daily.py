@@ -68,6 +68,10 @@ def job_task(job: o.JobTask) -> Any:
             wait_for_completion=True,
             job_poll_interval=settings.glue_poll_seconds,
             verbose=False,
+            # A task killed by its execution_timeout (or by hand) stops its Glue run:
+            # otherwise the run goes on and the retry starts a second one of the same date.
+            stop_job_run_on_kill=True,
+            deferrable=settings.deferrable,
             **common,
         )
     if settings.runner == "kubernetes":
@@ -101,11 +105,20 @@ def raw_files_sensor() -> Any:
         from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
         return S3KeySensor(
-            bucket_key=location, wildcard_match=True, aws_conn_id=settings.aws_conn_id, **waiting
+            bucket_key=location,
+            wildcard_match=True,
+            aws_conn_id=settings.aws_conn_id,
+            deferrable=settings.deferrable,
+            **waiting,
         )
     from airflow.providers.standard.sensors.filesystem import FileSensor
 
-    return FileSensor(filepath=location, fs_conn_id=settings.fs_conn_id, **waiting)
+    return FileSensor(
+        filepath=location,
+        fs_conn_id=settings.fs_conn_id,
+        deferrable=settings.deferrable,
+        **waiting,
+    )
 
 
 with DAG(

@@ -153,7 +153,9 @@ def fake_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAws]:
     port = _free_port()
     log_file = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # moto's server with the one Glue call it lacks (tests/moto_server.py).
+        [sys.executable, "-m", "tests.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )

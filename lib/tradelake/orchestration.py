@@ -92,6 +92,9 @@ class DagSettings(BaseSettings):
     region: str | None = None
     glue_job_prefix: str = "tradelake-"
     glue_poll_seconds: float = Field(default=30.0, gt=0)
+    # The Glue operator and the file sensors wait in Airflow's triggerer instead of a
+    # worker slot (MWAA runs a triggerer; a local standalone Airflow may not).
+    deferrable: bool = False
     kubernetes_conn_id: str = "kubernetes_default"
     k8s_namespace: str = "tradelake"
     # The one-off SparkApplications rendered for this environment:

@@ -4,9 +4,12 @@ starts the deployed Glue jobs with the date (against the moto server)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -318,6 +321,79 @@ def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
     # One map of arguments: compaction (rewrite) of every table, healthy partitions skipped.
     assert compact["--only"] == "rewrite"
     assert "--date" not in compact and "--since" not in compact
+
+
+def test_glue_tasks_stop_their_run_when_killed_and_defer_only_when_set(
+    load_dag: Any, rendered_jobs: Path
+) -> None:
+    settings = runner_settings("glue", rendered_jobs)
+    dag = load_dag(**settings).dag
+    jobs = [t for t in dag.tasks if t.task_id != "wait_for_raw_files"]
+    assert [(t.stop_job_run_on_kill, t.deferrable) for t in jobs] == [(True, False)] * len(jobs)
+    assert dag.get_task("wait_for_raw_files").deferrable is False
+
+    deferring = load_dag(deferrable="true", **settings).dag
+    assert all(t.deferrable for t in deferring.tasks)
+    local = load_dag(deferrable="true", **runner_settings("local", rendered_jobs)).dag
+    assert local.get_task("wait_for_raw_files").deferrable is True
+
+
+@contextlib.contextmanager
+def glue_runs_never_finish(fake: FakeAws) -> Iterator[None]:
+    """Hold every moto Glue job run in its first state (moto's state manager), as a long
+    Glue run is; moto's default (a run finishes at once) comes back afterwards."""
+
+    def post(path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{fake.endpoint}/moto-api/state-manager/{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    held = {"progression": "manual", "times": 1_000_000}
+    post("set-transition", {"model_name": "glue::job_run", "transition": held})
+    try:
+        yield
+    finally:
+        post("unset-transition", {"model_name": "glue::job_run"})
+
+
+def test_a_glue_task_killed_by_its_timeout_stops_its_run(
+    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without stop_job_run_on_kill the run would go on after the task failed, and the
+    retry would start a second run of the same date beside it."""
+    prefix = "afkill-tradelake-"
+    deploy_glue_jobs(aws_env, prefix)
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket="tradelake-raw")
+    s3.put_object(Bucket="tradelake-raw", Key="raw/trades/date=2025-01-16/a.jsonl", Body=b"{}\n")
+    use_moto_connection(aws_env, monkeypatch)
+    dag = load_dag(
+        retries="0",
+        runner="glue",
+        raw_uri="s3://tradelake-raw/raw",
+        glue_job_prefix=prefix,
+        glue_poll_seconds="1",
+        job_timeout_minutes="0.05",  # 3 s
+        sensor_poke_seconds="1",
+        sensor_timeout_seconds="30",
+        region=aws_env.region,
+    ).dag
+
+    with glue_runs_never_finish(aws_env):
+        dag_run = dag.test(logical_date=datetime(2025, 1, 16, tzinfo=UTC))
+        glue = aws_env.client("glue")
+        runs = glue.get_job_runs(JobName=f"{prefix}ingest")["JobRuns"]
+
+    states = task_states(dag_run)
+    assert states["ingest"] == "failed"
+    assert {states[t] for t in ("daily_volume", "ohlcv_1m", "compact")} == {"upstream_failed"}
+    assert [(run["Arguments"]["--date"], run["JobRunState"]) for run in runs] == [
+        ("2025-01-16", "STOPPED")
+    ]
 
 
 def test_the_glue_runner_lands_kafka_with_the_deployed_landing_job(
