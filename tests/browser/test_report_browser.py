@@ -19,8 +19,8 @@ import pytest
 from tests.conftest import REPO
 from tests.report_fixtures import D13, D17, build_small_lake, sqlite_catalog
 from tradelake.config import Settings
-from tradelake.report_html import render_html
-from tradelake.report_lake import read_report
+from tradelake.report.html import render_html
+from tradelake.report.lake import read_report
 
 pytestmark = pytest.mark.browser
 

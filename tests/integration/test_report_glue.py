@@ -16,8 +16,8 @@ from tests.conftest import FakeAws
 from tests.report_fixtures import D13, D16, D17, build_small_lake
 from tests.submit import fake_aws_settings
 from tradelake.config import load_settings
-from tradelake.report import main
-from tradelake.report_lake import catalog_properties, read_report
+from tradelake.report.cli import main
+from tradelake.report.lake import catalog_properties, read_report
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
-from tradelake.report_html import render_html
-from tradelake.report_lake import read_report
+from tradelake.report.html import render_html
+from tradelake.report.lake import read_report
 
 pytestmark = pytest.mark.spark
 

@@ -34,7 +34,7 @@ TOOLS = {
     "python -m tradelake.deploy": REPO / "lib/tradelake/deploy.py",
     "python -m tradelake.athena": REPO / "lib/tradelake/athena.py",
     "python -m tradelake.sample": REPO / "lib/tradelake/sample.py",
-    "python -m tradelake.report": REPO / "lib/tradelake/report.py",
+    "python -m tradelake.report": REPO / "lib/tradelake/report/cli.py",
     "k8s/rerun.py": REPO / "k8s/rerun.py",
 }
 # Where a TRADELAKE_* variable the docs name must be read, if it is not a setting.

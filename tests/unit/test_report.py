@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradelake.report import format_summary
+from tradelake.report.cli import format_summary
 
 
 def test_format_summary_shows_counts_reasons_and_checks() -> None:
@@ -40,7 +40,7 @@ def test_format_summary_shows_counts_reasons_and_checks() -> None:
 def test_format_rows_keeps_exact_decimal_text() -> None:
     from decimal import Decimal
 
-    from tradelake.report import format_rows
+    from tradelake.report.cli import format_rows
 
     lines = format_rows(
         ["symbol", "vwap"],

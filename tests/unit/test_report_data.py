@@ -11,7 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from tradelake.report_data import (
+from tradelake.report.data import (
     MAX_RECORD_CHARS,
     FunnelCounts,
     QualityPoint,
@@ -279,14 +279,14 @@ def test_symbols_ranked_by_trades_and_the_top_ones_kept() -> None:
 
 def test_pii_fields_match_the_contract() -> None:
     from tradelake.contract import PII_FIELDS
-    from tradelake.report_data import PII_FIELDS as REPORT_PII_FIELDS
+    from tradelake.report.data import PII_FIELDS as REPORT_PII_FIELDS
 
     assert REPORT_PII_FIELDS == PII_FIELDS
 
 
 def test_the_report_imports_no_spark() -> None:
     code = (
-        "import sys, tradelake.report, tradelake.report_lake, tradelake.report_html; "
+        "import sys, tradelake.report, tradelake.report.lake, tradelake.report.html; "
         "print('pyspark' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -294,7 +294,7 @@ def test_the_report_imports_no_spark() -> None:
 
 
 def test_started_at_orders_runs_of_the_same_day() -> None:
-    from tradelake.report_data import latest_runs, run_rows
+    from tradelake.report.data import latest_runs, run_rows
 
     def row(run_id: str, hour: int, status: str, code: int) -> dict[str, object]:
         return {

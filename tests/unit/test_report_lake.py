@@ -28,10 +28,10 @@ from tests.report_fixtures import (
 )
 from tradelake.config import Settings
 from tradelake.errors import ConfigError
-from tradelake.report import main
-from tradelake.report_data import ReportData
-from tradelake.report_html import render_html
-from tradelake.report_lake import lake_catalog, read_report
+from tradelake.report.cli import main
+from tradelake.report.data import ReportData
+from tradelake.report.html import render_html
+from tradelake.report.lake import lake_catalog, read_report
 
 DATABASE = "trading"
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tradelake.report_data import (
+from tradelake.report.data import (
     CHARTED_CHECKS,
     OUTCOMES,
     FunnelDay,

@@ -73,7 +73,7 @@ def partition_rows(settings: Settings, day: str) -> list[str]:
     """Rows per ingest table for the day, read with pyiceberg."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    from tradelake.report_lake import sql_catalog
+    from tradelake.report.lake import sql_catalog
 
     catalog = sql_catalog(settings)
     if catalog is None:
@@ -103,7 +103,7 @@ def format_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
 
 def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]:
     """The first ``limit`` rows of a gold table's partition, ordered by its keys."""
-    from tradelake.report_lake import sql_catalog
+    from tradelake.report.lake import sql_catalog
 
     catalog = sql_catalog(settings)
     if catalog is None:
@@ -119,8 +119,8 @@ def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]
 
 def write_html_report(args: argparse.Namespace) -> int:
     """``html``: read the lake, render the report, write it; print where it went."""
-    from tradelake.report_html import render_html
-    from tradelake.report_lake import read_report
+    from tradelake.report.html import render_html
+    from tradelake.report.lake import read_report
 
     started = time.monotonic()
     settings = load_settings(database=args.database)
@@ -195,7 +195,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tradelake: {err}", file=sys.stderr)
         return err.exit_code
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ from typing import Any
 
 from tradelake.config import Settings
 from tradelake.errors import ConfigError, StorageError
-from tradelake.report_data import (
+from tradelake.report.data import (
     LakeTables,
     ReportData,
     Window,
