@@ -29,6 +29,7 @@ from typing import Any
 
 from bench.run import event_log_conf
 from tests.reliability.cluster import standalone_cluster
+from tradelake.runtime import last_summary
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2025, 1, 15)
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=REPO, env=env, capture_output=True, text=True, timeout=3600,
         )  # fmt: skip
         wall = time.monotonic() - started
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = last_summary(done.stdout) or {}
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"ingest on the cluster exited {done.returncode}: {summary}")

@@ -176,6 +176,7 @@ def watch(command: list[str], env: dict[str, str], log: Path) -> Measured:
     wall = time.monotonic() - started
     sink_text = log.read_text(errors="replace")
     log.write_text(sink_text + "\n--- stdout ---\n" + stdout)
+    # The last JSON line: a job's run summary, or what a floor or baseline printed.
     result: dict[str, Any] = {}
     for line in reversed(stdout.splitlines()):
         if line.startswith("{"):

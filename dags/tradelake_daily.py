@@ -20,6 +20,7 @@ from airflow.sdk import DAG, Asset, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from tradelake import orchestration as o
+from tradelake.runtime import last_summary
 
 settings = o.load_dag_settings(default_repo=Path(__file__).resolve().parents[1])
 repo = settings.repo or Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def alert(context: Any) -> None:
 def run_local(command: list[str], **context: Any) -> dict[str, Any] | None:
     """Run one job with ./spark-submit.sh; its exit code decides retry or fail."""
     exit_code, output = o.run_local_job(command, cwd=repo, env=os.environ)
-    summary = o.last_summary(output)
+    summary = last_summary(output)
     o.raise_for_exit(context["ti"].task_id, exit_code, summary)
     return summary
 

@@ -9,10 +9,10 @@ import sys
 
 from pyspark.sql import DataFrame
 
-from tradelake.config import load_settings
+from tradelake.config import interval_seconds, load_settings
 from tradelake.gold.checks import OHLCV_COLUMNS
 from tradelake.gold.job import run_gold
-from tradelake.gold.transform import FILL_MODES, fill_forward, interval_seconds, ohlcv_bars
+from tradelake.gold.transform import FILL_MODES, fill_forward, ohlcv_bars
 from tradelake.observe import observe, table_ref
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from typing import Any
 
 from tests.conftest import REPO, FakeAws
+from tradelake.runtime import run_summaries
 
 
 def submit_env(**settings: str) -> dict[str, str]:
@@ -78,16 +77,5 @@ def spark_submit(
     )
 
 
-def summaries(stdout: str) -> list[dict[str, Any]]:
-    """Every JSON run summary line in a job's output (a backfill prints one per date)."""
-    found = []
-    for line in stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            parsed = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(parsed, dict) and "status" in parsed:
-            found.append(parsed)
-    return found
+# Every JSON run summary line in a job's output (a backfill prints one per date).
+summaries = run_summaries

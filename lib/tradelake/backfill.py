@@ -21,10 +21,12 @@ from tradelake import io
 from tradelake.config import Settings
 from tradelake.errors import ConfigError, NoInputError, StorageError
 from tradelake.runs import ingest_published, latest_published_run
+from tradelake.runtime import DAILY_JOBS, INGEST
 
 log = logging.getLogger("tradelake.backfill")
 
-JOBS = ("ingest", "daily_volume", "ohlcv")
+# What a backfill can rerun: a day's chain (runtime.DAILY_JOBS).
+JOBS = DAILY_JOBS
 
 
 def plan_dates(start: date, end: date, settings: Settings, concurrency: int) -> list[date]:
@@ -52,7 +54,7 @@ def plan_dates(start: date, end: date, settings: Settings, concurrency: int) -> 
 
 def input_fingerprint(spark: SparkSession, settings: Settings, job: str, day: date) -> str | None:
     """What the job would read for ``day``, as a fingerprint; None when there is nothing."""
-    if job == "ingest":
+    if job == INGEST:
         try:
             return io.list_day(spark, io.day_uri(settings, day)).fingerprint()
         except (NoInputError, StorageError):

@@ -27,6 +27,43 @@ from pydantic_settings import (
 
 from tradelake.errors import ConfigError
 
+# The contract's personal fields (contract.py reads them as optional fields): masked with a
+# keyed hash on the way to trades_rejected (pii.py), masked again in the report's examples.
+# Here, not in contract.py, so what imports no Spark (the report) has the same list.
+PII_FIELDS: tuple[str, ...] = ("account_id", "trader_email")
+
+# OHLCV bar intervals (jobs/ohlcv.py --interval, the ohlcv_<interval> tables, the DAG's
+# TRADELAKE_AIRFLOW_OHLCV_INTERVALS, the report's --interval): <n>m, <n>h or <n>d, and a
+# whole number of bars in a day.
+SECONDS_PER_DAY = 86_400
+_INTERVAL = re.compile(r"([1-9][0-9]*)([mhd])")
+_INTERVAL_UNIT_SECONDS = {"m": 60, "h": 3_600, "d": SECONDS_PER_DAY}
+SUGGESTED_INTERVALS = ("1m", "5m", "15m", "1h", "1d")
+
+
+def interval_seconds(interval: str, source: str = "--interval") -> int:
+    """Length of a bar interval such as ``5m``, ``1h`` or ``1d``; it must divide a day.
+
+    ``source`` names where the value came from, for the error message.
+
+    Raises:
+        ConfigError: the interval is malformed or does not divide 24 hours.
+    """
+    match = _INTERVAL.fullmatch(interval)
+    if not match:
+        raise ConfigError(
+            f"{source} {interval!r} is not an interval; use <n>m, <n>h or 1d, "
+            f"e.g. {', '.join(SUGGESTED_INTERVALS)}"
+        )
+    seconds = int(match.group(1)) * _INTERVAL_UNIT_SECONDS[match.group(2)]
+    if SECONDS_PER_DAY % seconds:
+        raise ConfigError(
+            f"{source} {interval} does not divide a day into whole bars; "
+            f"choose one that does, e.g. {', '.join(SUGGESTED_INTERVALS)}"
+        )
+    return seconds
+
+
 CatalogType = Literal["jdbc", "glue", "rest", "hadoop"]
 Severity = Literal["error", "warn"]
 

@@ -22,7 +22,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from tradelake.config import ContractSettings
+from tradelake.config import PII_FIELDS, ContractSettings
 
 FIELDS: tuple[str, ...] = (
     "trade_id",
@@ -34,10 +34,9 @@ FIELDS: tuple[str, ...] = (
     "exchange",
 )
 
-# Optional personal data a raw trade may carry. It is masked (keyed HMAC-SHA256) before it
-# reaches `trades`; only the dead-letter table keeps raw records, for its retention period.
-PII_FIELDS: tuple[str, ...] = ("account_id", "trader_email")
-# Every field the readers extract; anything else is schema drift.
+# Optional personal data a raw trade may carry (config.PII_FIELDS). It is masked (keyed
+# HMAC-SHA256) before it reaches `trades`; only the dead-letter table keeps raw records, for
+# its retention period. Every field the readers extract; anything else is schema drift.
 READ_FIELDS: tuple[str, ...] = FIELDS + PII_FIELDS
 
 # Data classification of each field, written as Iceberg column docs (Glue, Athena).

@@ -34,15 +34,14 @@ from tradelake.config import SETTINGS_ARGUMENT, Settings, load_settings, setting
 from tradelake.errors import ConfigError, TradelakeError
 from tradelake.jars import KAFKA_JARS
 from tradelake.jars import fetch as fetch_jars
-from tradelake.runtime import configure_logging, iso_date
+from tradelake.runtime import FILE_JOBS, JOBS, LAND_KAFKA, configure_logging, iso_date
 from tradelake.session import spark_conf
 
 log = logging.getLogger("tradelake.deploy")
 
-# The jobs of a day's files; the Kafka landing job joins them when Kafka is configured.
-FILE_JOBS = ("ingest", "daily_volume", "ohlcv", "compact")
-LANDING_JOB = "land_kafka"
-JOBS = (*FILE_JOBS, LANDING_JOB)
+# The jobs of a day's files (FILE_JOBS); the Kafka landing job joins them when Kafka is
+# configured.
+LANDING_JOB = LAND_KAFKA
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JOBS_DIR = REPO / "jobs"
 DIST_DIR = REPO / "build" / "dist"

@@ -18,7 +18,6 @@ import copy
 import json
 import logging
 import os
-import re
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -32,21 +31,18 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from tradelake.errors import ConfigError
+from tradelake.config import interval_seconds
+from tradelake.errors import FAIL_FAST_EXIT_CODES, ConfigError, ExitCode, exit_meaning
+from tradelake.runtime import COMPACT, DAILY_VOLUME, INGEST, LAND_KAFKA, OHLCV
 
 log = logging.getLogger("tradelake.orchestration")
 
 Runner = Literal["local", "kubernetes", "glue"]
 DAG_ID = "tradelake_daily"
-# The form of jobs/ohlcv.py --interval (the job itself checks that it divides a day).
-_INTERVAL = re.compile(r"[1-9][0-9]*[mh]|1d")
-GOLD_JOBS = ("daily_volume", "ohlcv")
 # Steps the DAG's compaction runs on the recent partitions. Retention, orphan and raw
 # clean-up count days back from *today*, so in a backfill of old dates they would delete
 # the very days being rebuilt: they belong to a separate maintenance run (docs/airflow.md).
 DEFAULT_COMPACT_STEPS = ("rewrite", "manifests", "expire")
-# Exit codes (lib/tradelake/errors.py): 2 bad configuration, 3 quality gate.
-FAIL_FAST_EXIT_CODES = frozenset({2, 3})
 PARENT_ID_TEMPLATE = "{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}"
 ROOT_PARENT_ID_TEMPLATE = (
     "{{ macros.OpenLineageProviderPlugin.lineage_root_parent_id(task_instance) }}"
@@ -208,21 +204,22 @@ def daily_tasks(settings: DagSettings) -> DailyTasks:
     Raises:
         ConfigError: an OHLCV interval is not of the form the job accepts.
     """
-    bad = [i for i in settings.ohlcv_intervals if not _INTERVAL.fullmatch(i)]
-    if bad or not settings.ohlcv_intervals:
+    if not settings.ohlcv_intervals:
         raise ConfigError(
-            f"TRADELAKE_AIRFLOW_OHLCV_INTERVALS={settings.ohlcv_intervals}: give one or more "
-            "intervals <n>m, <n>h or 1d, comma-separated (e.g. 1m,5m,1h)"
+            "TRADELAKE_AIRFLOW_OHLCV_INTERVALS is empty: give one or more intervals, "
+            "comma-separated (e.g. 1m,5m,1h)"
         )
+    for interval in settings.ohlcv_intervals:
+        interval_seconds(interval, source="TRADELAKE_AIRFLOW_OHLCV_INTERVALS")
     land = None
-    ingest = JobTask("ingest", "ingest", tables=("trades",))
+    ingest = JobTask(INGEST, INGEST, tables=("trades",))
     if settings.source == "kafka":
         # The run for D starts once D is over: landing up to now lands all of D's messages.
-        land = JobTask("land_kafka", "land_kafka", tables=("trades_landed",))
-        ingest = JobTask("ingest", "ingest", ("--source", "kafka"), tables=("trades",))
-    gold = [JobTask("daily_volume", "daily_volume", tables=("daily_volume",))]
+        land = JobTask(LAND_KAFKA, LAND_KAFKA, tables=("trades_landed",))
+        ingest = JobTask(INGEST, INGEST, ("--source", "kafka"), tables=("trades",))
+    gold = [JobTask(DAILY_VOLUME, DAILY_VOLUME, tables=("daily_volume",))]
     gold += [
-        JobTask(f"ohlcv_{i}", "ohlcv", ("--interval", i), tables=(f"ohlcv_{i}",))
+        JobTask(f"{OHLCV}_{i}", OHLCV, ("--interval", i), tables=(f"ohlcv_{i}",))
         for i in settings.ohlcv_intervals
     ]
     since = "{{ macros.ds_add(ds, -" + str(settings.compact_days - 1) + ") }}"
@@ -230,12 +227,12 @@ def daily_tasks(settings: DagSettings) -> DailyTasks:
     # The tables this chain writes (the run history tables are left to maintenance).
     written = ["trades", "trades_rejected", *(table for job in gold for table in job.tables)]
     tables = [arg for table in written for arg in ("--table", table)]
-    compact = JobTask("compact", "compact", ("--since", since, *tables, *steps))
+    compact = JobTask(COMPACT, COMPACT, ("--since", since, *tables, *steps))
     if settings.runner == "glue":
         # Glue run arguments are a map: no flag can be given twice, so neither the tables
         # nor the steps can be listed. Compaction alone (rewrite, which skips healthy
         # partitions) over every table is what one Glue run can carry.
-        compact = JobTask("compact", "compact", ("--only", "rewrite"))
+        compact = JobTask(COMPACT, COMPACT, ("--only", "rewrite"))
     return DailyTasks(land, ingest, gold, compact)
 
 
@@ -272,7 +269,7 @@ def job_arguments(task: JobTask, day: str, lineage: Sequence[str] = ()) -> list[
     ``lineage_flags``) goes last.
     """
     own = list(task.arguments)
-    return [*(own if task.job == "compact" else ["--date", day, *own]), *lineage]
+    return [*(own if task.job == COMPACT else ["--date", day, *own]), *lineage]
 
 
 def local_command(repo: Path, task: JobTask, arguments: Sequence[str]) -> list[str]:
@@ -312,37 +309,25 @@ class Outcome(Enum):
 
 
 def outcome(exit_code: int) -> Outcome:
-    """0 success; 2 (configuration) and 3 (quality gate) fail at once: a retry would fail
-    the same way; 1 (transient), 4 (input not there yet) and anything else (killed, OOM)
-    are retried."""
-    if exit_code == 0:
+    """0 success; the fail-fast codes (errors.py: configuration, quality gate) fail at once,
+    as a retry would fail the same way; the rest (transient, input not there yet, killed,
+    OOM) are retried."""
+    if exit_code == ExitCode.OK:
         return Outcome.SUCCESS
     return Outcome.FAIL if exit_code in FAIL_FAST_EXIT_CODES else Outcome.RETRY
 
 
-def last_summary(output: str) -> dict[str, Any] | None:
-    """The job's JSON run summary: the last stdout line that is a JSON object with a status."""
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            parsed = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(parsed, dict) and "status" in parsed:
-            return parsed
-    return None
+# What the person on call does about a failed task, beyond what the exit code means.
+_NEXT_STEP: dict[int, str] = {
+    ExitCode.CONFIG: ": fix it, then clear the task",
+    ExitCode.QUALITY_GATE: "; inspect trades_rejected, fix the input",
+}
 
 
 def failure_message(task_id: str, exit_code: int, summary: Mapping[str, Any] | None) -> str:
     """One line for the task log and the exception: exit code, what it means, the job's error."""
-    meaning = {
-        1: "failure (retried)",
-        2: "bad configuration: fix it, then clear the task",
-        3: "quality gate failed: trades not published; inspect trades_rejected, fix the input",
-        4: "no input yet (retried)",
-    }.get(exit_code, "killed or crashed (retried)")
+    next_step = _NEXT_STEP.get(exit_code, "" if exit_code in FAIL_FAST_EXIT_CODES else " (retried)")
+    meaning = exit_meaning(exit_code) + next_step
     error = (summary or {}).get("error") or "no summary line (see the task log)"
     run = (summary or {}).get("run_id", "-")
     return f"{task_id} exited {exit_code}: {meaning}; run {run}: {error}"

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from tradelake.config import Settings
 from tradelake.contract import utc_literal
-from tradelake.runtime import Run
+from tradelake.runtime import INGEST, Run
 from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, TRADES, ensure_tables
 from tradelake.writes import append
 
@@ -74,7 +74,7 @@ def ingest_published(spark: SparkSession, settings: Settings, day: date) -> str 
         ).first()
         if row is not None and row["run_id"] is not None:
             return str(row["run_id"])
-    latest = latest_published_run(spark, settings, "ingest", day)
+    latest = latest_published_run(spark, settings, INGEST, day)
     return None if latest is None else str(latest["run_id"])
 
 

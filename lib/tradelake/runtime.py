@@ -14,9 +14,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tradelake.errors import TradelakeError
+from tradelake.errors import ExitCode, TradelakeError
 
 log = logging.getLogger("tradelake")
+
+# The jobs, by the name each runs under (jobs/<name>.py, ``run_job``, job_runs.job, the
+# Glue job names of tradelake.deploy, the Airflow task ids).
+INGEST = "ingest"
+DAILY_VOLUME = "daily_volume"
+OHLCV = "ohlcv"
+COMPACT = "compact"
+LAND_KAFKA = "land_kafka"
+# The jobs that build a day's gold tables from its trades.
+GOLD_JOBS: tuple[str, ...] = (DAILY_VOLUME, OHLCV)
+# A day's chain, in order: what a backfill reruns and the report's runs table shows.
+DAILY_JOBS: tuple[str, ...] = (INGEST, *GOLD_JOBS)
+# The jobs of raw files on a schedule; the Kafka landing job joins them when Kafka is used.
+FILE_JOBS: tuple[str, ...] = (*DAILY_JOBS, COMPACT)
+JOBS: tuple[str, ...] = (*FILE_JOBS, LAND_KAFKA)
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -137,6 +152,30 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
+def run_summaries(output: str) -> list[dict[str, Any]]:
+    """Every JSON run summary line in a process's stdout, in order (a backfill prints one
+    per date): the lines that are a JSON object with a ``status``; anything else a library
+    printed is skipped."""
+    found = []
+    for line in output.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict) and "status" in parsed:
+            found.append(parsed)
+    return found
+
+
+def last_summary(output: str) -> dict[str, Any] | None:
+    """A job's JSON run summary from its stdout (``run_job`` prints it last), or None."""
+    found = run_summaries(output)
+    return found[-1] if found else None
+
+
 @dataclass
 class Run:
     """One run of a job: its id, the summary it fills, and what to do once it ends."""
@@ -169,17 +208,17 @@ def run_job(job: str, day: date, body: Callable[[Run], None]) -> int:
     summary = run.summary
     summary.update(run_id=run.run_id, job=job, date=day.isoformat())
     started = time.monotonic()
-    exit_code = 0
+    exit_code = ExitCode.OK.value
     try:
         body(run)
         summary["status"] = "ok"
     except TradelakeError as err:
-        exit_code = err.exit_code
+        exit_code = int(err.exit_code)
         summary["status"] = type(err).__name__
         summary["error"] = str(err)
         log.error(str(err), extra={"run_id": run.run_id, "exit_code": exit_code})
     except Exception as err:  # noqa: BLE001 - the run must still end with its summary line
-        exit_code = 1
+        exit_code = ExitCode.FAILURE.value
         summary["status"] = "failed"
         summary["error"] = describe_error(err)
         log.exception("job failed", extra={"run_id": run.run_id})

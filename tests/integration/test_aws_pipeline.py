@@ -7,7 +7,6 @@ differ from the local run. The tables are read back with pyiceberg's Glue catalo
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import date
 from typing import Any
@@ -18,6 +17,7 @@ from tests.conftest import FakeAws
 from tests.submit import fake_aws_settings, spark_submit, submit_env
 from tradelake.config import load_settings
 from tradelake.maintenance import expire_raw_files
+from tradelake.runtime import last_summary
 from tradelake.sample import generate_day
 
 pytestmark = pytest.mark.integration
@@ -37,9 +37,9 @@ def aws_settings_env(fake: FakeAws, **overrides: str) -> dict[str, str]:
 
 def submit(fake: FakeAws, job: str, *argv: str, **overrides: str) -> tuple[int, dict[str, Any]]:
     done = spark_submit(job, *argv, env=submit_env(**aws_settings_env(fake, **overrides)))
-    lines = done.stdout.strip().splitlines()
-    assert lines, done.stderr[-3000:]
-    return done.returncode, json.loads(lines[-1])
+    summary = last_summary(done.stdout)
+    assert summary is not None, done.stderr[-3000:]
+    return done.returncode, summary
 
 
 @pytest.fixture(scope="module")

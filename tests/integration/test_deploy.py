@@ -15,6 +15,7 @@ from tests.locks import pinned
 from tradelake import deploy
 from tradelake.config import Settings
 from tradelake.errors import ConfigError
+from tradelake.runtime import last_summary
 
 pytestmark = pytest.mark.integration
 
@@ -76,8 +77,10 @@ def run_deploy(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dic
     """Run the command in-process: exit code, the last stdout line as JSON, the rest."""
     capsys.readouterr()
     exit_code = deploy.main(list(argv))
-    lines = capsys.readouterr().out.strip().splitlines()
-    return exit_code, json.loads(lines[-1]), "\n".join(lines[:-1])
+    out = capsys.readouterr().out.strip()
+    summary = last_summary(out)
+    assert summary is not None, out[-3000:]
+    return exit_code, summary, out.rsplit("\n", 1)[0] if "\n" in out else ""
 
 
 def names(prefix: str) -> list[str]:

@@ -31,6 +31,7 @@ from tests.conftest import JobRun
 from tests.kafka.conftest import Broker, KafkaLake, Published, publish
 from tests.reliability import crash
 from tests.reliability.conftest import ProcessLake
+from tradelake.runtime import last_summary
 
 TRIALS = max(1, int(os.environ.get("TRADELAKE_KAFKA_TRIALS", "10")))
 SEED = int(os.environ.get("TRADELAKE_CRASH_SEED", "20250115"))
@@ -188,7 +189,7 @@ def test_two_landing_runs_started_at_once_land_each_offset_once(
     summaries: list[dict[str, Any]] = []
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
-        summaries.append(json.loads(stdout.strip().splitlines()[-1]))
+        summaries.append(last_summary(stdout) or {})
     messages = sorted(summary["kafka"]["messages"] for summary in summaries)
     assert messages == [0, len(published.committed)], "one run lands the batch, once"
     assert sum(summary.get("published", False) for summary in summaries) == 1

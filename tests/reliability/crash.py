@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 
 from tests.reliability.conftest import ProcessLake
+from tradelake.runtime import last_summary
 
 POLL_SECONDS = 0.05
 # A killed driver's Python workers notice the closed socket and exit; this bounds the wait.
@@ -74,11 +75,7 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """The run summary (last JSON line with a status); {} when the run was killed first."""
-        for line in reversed(self.output):
-            if line.startswith("{") and '"status"' in line:
-                parsed: dict[str, Any] = json.loads(line)
-                return parsed
-        return {}
+        return last_summary("\n".join(self.output)) or {}
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output[-lines:])

@@ -32,6 +32,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.conftest import REPO, Lake, load_job
+from tradelake.runtime import last_summary
 
 BUILDER = REPO / "tests" / "data" / "bad" / "build_corpus.py"
 DATABASE = "bad_corpus"
@@ -97,8 +98,7 @@ def _run_ingest(day: str) -> tuple[int | None, dict[str, Any]]:
         return None, {"error": f"no end within {HANG_GUARD_SECONDS} s"}
     if "raised" in result:
         return None, {"error": f"main raised {result['raised']}"}
-    lines = output.getvalue().strip().splitlines()
-    return result["exit_code"], json.loads(lines[-1])
+    return result["exit_code"], last_summary(output.getvalue()) or {}
 
 
 @pytest.fixture(scope="module")

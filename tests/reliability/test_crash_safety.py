@@ -24,7 +24,6 @@ from its previous content. ``TRADELAKE_CRASH_SEED`` changes the seed of the kill
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections import Counter
@@ -38,6 +37,7 @@ import pytest
 
 from tests.reliability import crash
 from tests.reliability.conftest import ProcessLake, profile, scale
+from tradelake.runtime import last_summary
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
@@ -511,9 +511,8 @@ def test_orphan_scan_finds_exactly_the_files_killed_runs_left(lab: Lab) -> None:
     assert left, "the killed runs left no unreferenced file: the scan proves nothing"
     crash.age_files(lake.warehouse, hours=48)
     scan = lake.submit("compact", "--only", "orphans", "--dry-run", "--orphan-age-hours", "24")
-    summaries = [line for line in scan.stdout.splitlines() if line.startswith('{"run_id"')]
     assert scan.returncode == 0, scan.stdout[-3000:] + scan.stderr[-3000:]
-    summary = json.loads(summaries[-1])
+    summary = last_summary(scan.stdout) or {}
     listed_counts = Counter[str]()
     for table, expected in unreferenced.items():
         report = summary["tables"][table]["orphans"]

@@ -15,8 +15,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tests.spark.helpers import assert_frames_equal
+from tradelake.config import interval_seconds
 from tradelake.errors import ConfigError
-from tradelake.gold.transform import daily_volume, fill_forward, interval_seconds, ohlcv_bars
+from tradelake.gold.transform import daily_volume, fill_forward, ohlcv_bars
 
 pytestmark = pytest.mark.spark
 

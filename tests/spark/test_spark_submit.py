@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
 from tests.submit import spark_submit, submit_env
+from tradelake.runtime import last_summary
 
 pytestmark = pytest.mark.spark
 
@@ -72,7 +72,7 @@ def test_spark_submit_runs_ingest_and_tolerates_glue_arguments(tmp_path: Path) -
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = last_summary(done.stdout) or {}
     assert (summary["status"], summary["records_read"]) == ("ok", 14)
     assert (summary["loaded"], summary["duplicates_dropped"], summary["rejected"]) == (7, 0, 7)
     assert summary["rejected_by_reason"] == {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tradelake.errors import NoInputError, QualityGateError
 from tradelake.io import failed_file, file_kind
-from tradelake.runtime import Run, job_parser, parse_job_args, run_job
+from tradelake.runtime import Run, job_parser, last_summary, parse_job_args, run_job
 
 
 @pytest.mark.parametrize(
@@ -88,7 +87,8 @@ def test_run_job_prints_summary_last_and_maps_exit_codes(
 
     day = datetime(2025, 1, 15, tzinfo=UTC).date()
     assert run_job("ingest", day, body) == exit_code
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = last_summary(capsys.readouterr().out)
+    assert summary is not None
     assert summary["status"] == status
     assert summary["exit_code"] == exit_code
     assert summary["loaded"] == 7

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import REPO
 from tradelake import orchestration as o
 from tradelake.errors import ConfigError
+from tradelake.runtime import last_summary
 
 
 @pytest.fixture
@@ -47,13 +48,13 @@ def test_the_summary_is_the_last_json_line_with_a_status() -> None:
             "",
         ]
     )
-    assert o.last_summary(output) == {
+    assert last_summary(output) == {
         "run_id": "r1",
         "job": "ingest",
         "status": "ok",
         "exit_code": 0,
     }
-    assert o.last_summary("no summary\n{broken json") is None
+    assert last_summary("no summary\n{broken json") is None
 
 
 def test_failure_message_says_what_the_exit_code_means() -> None:

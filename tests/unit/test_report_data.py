@@ -277,13 +277,6 @@ def test_symbols_ranked_by_trades_and_the_top_ones_kept() -> None:
     assert symbol_ranking(None) == [] and volume_by_symbol(None) == []
 
 
-def test_pii_fields_match_the_contract() -> None:
-    from tradelake.contract import PII_FIELDS
-    from tradelake.report.data import PII_FIELDS as REPORT_PII_FIELDS
-
-    assert REPORT_PII_FIELDS == PII_FIELDS
-
-
 def test_the_report_imports_no_spark() -> None:
     code = (
         "import sys, tradelake.report, tradelake.report.lake, tradelake.report.html; "

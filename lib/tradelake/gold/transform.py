@@ -5,40 +5,12 @@ Input of every transform: rows of ``trades`` for one trade_date. No action is tr
 
 from __future__ import annotations
 
-import re
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from tradelake.decimals import mean_price, notional_parts, vwap_from_sums
-from tradelake.errors import ConfigError
 
-SECONDS_PER_DAY = 86_400
-_UNIT_SECONDS = {"m": 60, "h": 3_600, "d": SECONDS_PER_DAY}
-_INTERVAL = re.compile(r"^([1-9][0-9]*)([mhd])$")
-SUGGESTED_INTERVALS = ("1m", "5m", "15m", "1h", "1d")
 FILL_MODES = ("none", "forward")
-
-
-def interval_seconds(interval: str) -> int:
-    """Length of a bar interval such as ``5m``, ``1h`` or ``1d``; it must divide a day.
-
-    Raises:
-        ConfigError: the interval is malformed or does not divide 24 hours.
-    """
-    match = _INTERVAL.match(interval)
-    if not match:
-        raise ConfigError(
-            f"--interval {interval!r} is not an interval; use <n>m, <n>h or 1d, "
-            f"e.g. {', '.join(SUGGESTED_INTERVALS)}"
-        )
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if SECONDS_PER_DAY % seconds:
-        raise ConfigError(
-            f"--interval {interval} does not divide a day into whole bars; "
-            f"choose one that does, e.g. {', '.join(SUGGESTED_INTERVALS)}"
-        )
-    return seconds
 
 
 def _price_volume_aggregates() -> list[Column]:

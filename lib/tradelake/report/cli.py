@@ -12,15 +12,14 @@ reader of the lake would see (``summary`` and ``table``: the JDBC/SQLite catalog
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from tradelake.config import Settings, load_settings
-from tradelake.errors import ConfigError, TradelakeError
-from tradelake.runtime import iso_date
+from tradelake.errors import ConfigError, ExitCode, TradelakeError
+from tradelake.runtime import INGEST, iso_date, last_summary
 
 
 def format_summary(summary: dict[str, Any]) -> list[str]:
@@ -183,13 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "table":
             print("\n".join(table_rows(settings, args.name, args.date, args.limit)))
             return 0
-        text = args.file.read_text().strip() if args.file.exists() else ""
-        if not text:
+        summary = last_summary(args.file.read_text()) if args.file.exists() else None
+        if summary is None:
             print(f"tradelake: no summary in {args.file}; see the job's log", file=sys.stderr)
-            return 1
-        summary = json.loads(text.splitlines()[-1])
+            return ExitCode.FAILURE
         print("\n".join(format_summary(summary)))
-        if summary.get("job") == "ingest":
+        if summary.get("job") == INGEST:
             print("\n".join(partition_rows(settings, summary["date"])))
     except ConfigError as err:
         print(f"tradelake: {err}", file=sys.stderr)

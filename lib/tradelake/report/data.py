@@ -28,14 +28,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The jobs that run once per day; each gets a row in the runs grid, run or not.
-DAILY_JOBS: tuple[str, ...] = ("ingest", "daily_volume", "ohlcv")
-# What a cell of the runs grid says, in legend order.
+from tradelake.config import PII_FIELDS
+from tradelake.errors import ExitCode, NoInputError, QualityGateError
+from tradelake.runtime import DAILY_JOBS
+
+# The runs grid has a row for each of DAILY_JOBS, run or not. What a cell of it says, in
+# legend order.
 OUTCOMES: tuple[str, ...] = ("ok", "gated", "no input", "failed", "not run")
 # The ingest checks drawn as a series against their threshold.
 CHARTED_CHECKS: tuple[str, ...] = ("reject_ratio", "freshness", "volume_anomaly")
-# contract.PII_FIELDS, repeated so the report imports no Spark (a test keeps them equal).
-PII_FIELDS: tuple[str, ...] = ("account_id", "trader_email")
 UNREADABLE_FILE = "unreadable_file"
 MASK = "***"
 # Longest record text shown; dead letters can be whole 10 MB lines.
@@ -92,11 +93,11 @@ def day_ranges(days: list[date]) -> list[tuple[date, date]]:
 
 def outcome(status: str | None, exit_code: int | None) -> str:
     """What a run came to: ok, gated (quality gate, exit 3), no input (exit 4) or failed."""
-    if exit_code == 0 and status == "ok":
+    if exit_code == ExitCode.OK and status == "ok":
         return "ok"
-    if exit_code == 3 or status == "QualityGateError":
+    if exit_code == ExitCode.QUALITY_GATE or status == QualityGateError.__name__:
         return "gated"
-    if exit_code == 4 or status == "NoInputError":
+    if exit_code == ExitCode.NO_INPUT or status == NoInputError.__name__:
         return "no input"
     return "failed"
 

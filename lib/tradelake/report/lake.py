@@ -9,13 +9,12 @@ bookkeeping tables (partitioned by job: their files are pruned by column statist
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tradelake.config import Settings
+from tradelake.config import Settings, interval_seconds
 from tradelake.errors import ConfigError, StorageError
 from tradelake.report.data import (
     LakeTables,
@@ -31,7 +30,6 @@ from tradelake.report.data import (
 DEFAULT_DAYS = 14
 # Dead letters scanned for examples (the report shows a few, one per set of reasons).
 EXAMPLE_SCAN_ROWS = 200
-_INTERVAL = re.compile(r"^[1-9][0-9]*[mhd]$")
 
 RUN_COLUMNS = (
     "run_id",
@@ -238,8 +236,7 @@ def read_report(
         ConfigError: a bad window or interval, or a catalog the report cannot read.
         StorageError: the catalog or the storage could not be reached.
     """
-    if not _INTERVAL.match(interval):
-        raise ConfigError(f"--interval {interval!r} is not an interval like 1m, 5m, 1h or 1d")
+    interval_seconds(interval)
     from pyiceberg.expressions import And
 
     try:
