@@ -61,7 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         spark = build_session(settings, "tradelake-compact")
         if not args.dry_run:
             tables = [spec.name for spec in m.resolve_tables(spark, settings, args.table)]
-            observe(run, spark, settings, inputs=lambda summary: [], outputs=tables)
+            observe(
+                run,
+                spark,
+                settings,
+                inputs=lambda summary: [],
+                outputs=tables,
+                parent_id=args.openlineage_parent_id,
+                root_parent_id=args.openlineage_root_parent_id,
+            )
         m.maintain(spark, settings, run.summary, request, today)
 
     return run_job("compact", args.date or today, body)

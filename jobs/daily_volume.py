@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
             settings,
             inputs=lambda summary: [table_ref(spark, settings, TRADES.name)],
             outputs=[DAILY_VOLUME.name],
+            parent_id=args.openlineage_parent_id,
+            root_parent_id=args.openlineage_root_parent_id,
         )
         run_gold(spark, settings, run, DAILY_VOLUME, DAILY_VOLUME_COLUMNS, daily_volume)
 

@@ -55,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             return [raw_dataset(day_uri, row_count=summary.get("records_read"))]
 
-        observe(run, spark, settings, inputs=inputs, outputs=[TRADES.name, TRADES_REJECTED.name])
+        observe(
+            run,
+            spark,
+            settings,
+            inputs=inputs,
+            outputs=[TRADES.name, TRADES_REJECTED.name],
+            parent_id=args.openlineage_parent_id,
+            root_parent_id=args.openlineage_root_parent_id,
+        )
         run_ingest(spark, settings, run, source=args.source)
 
     return run_job("ingest", args.date, body)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from tradelake.config import load_settings
 from tradelake.kafka_landing import land
-from tradelake.lineage import DatasetRef
+from tradelake.lineage import kafka_dataset
 from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
@@ -44,20 +44,19 @@ def main(argv: list[str] | None = None) -> int:
         topic = args.topic or settings.kafka.topic
         cap = args.max_offsets_per_partition or settings.kafka.max_offsets_per_partition
         spark = build_session(settings, "tradelake-land-kafka")
-        servers = (settings.kafka.bootstrap_servers or "").split(",")[0]
+        servers = settings.kafka.bootstrap_servers or ""
         observe(
             run,
             spark,
             settings,
-            # OpenLineage's Kafka naming: namespace kafka://<bootstrap server>, name the topic.
             inputs=lambda summary: [
-                DatasetRef(
-                    namespace=f"kafka://{servers}",
-                    name=topic,
-                    row_count=(summary.get("kafka") or {}).get("messages"),
+                kafka_dataset(
+                    servers, topic, row_count=(summary.get("kafka") or {}).get("messages")
                 )
             ],
             outputs=[TRADES_LANDED.name],
+            parent_id=args.openlineage_parent_id,
+            root_parent_id=args.openlineage_root_parent_id,
         )
         land(spark, settings, run, topic, cap, args.allow_data_loss)
 

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             settings,
             inputs=lambda summary: [table_ref(spark, settings, TRADES.name)],
             outputs=[spec.name],
+            parent_id=args.openlineage_parent_id,
+            root_parent_id=args.openlineage_root_parent_id,
         )
 
         def build(trades_day: DataFrame) -> DataFrame:

@@ -51,12 +51,9 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 from openlineage.client.generated.base import InputDatasetFacet, RunFacet
+from openlineage.client.naming import dataset as naming
 from openlineage.client.serde import Serde
-from openlineage.client.transport.console import ConsoleConfig, ConsoleTransport
-from openlineage.client.transport.file import FileConfig, FileTransport
-from openlineage.client.transport.http import HttpConfig, HttpTransport
-from openlineage.client.transport.noop import NoopConfig, NoopTransport
-from openlineage.client.transport.transport import Transport
+from openlineage.client.transport.noop import NoopTransport
 
 from tradelake import __version__
 from tradelake.errors import ConfigError
@@ -233,21 +230,40 @@ def run_uuid(run_id: str) -> str:
     return str(uuid.uuid5(RUN_ID_NAMESPACE, run_id))
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    """``(namespace, path)`` of a location: ``s3://bucket`` + key, or ``file`` + absolute path."""
+@attr.define
+class _OtherStore(naming.DatasetNaming):
+    """A store the client's naming has no class for: ``<scheme>://<authority>`` + path."""
+
+    scheme: str
+    authority: str
+    path: str
+
+    def get_namespace(self) -> str:
+        return f"{self.scheme}://{self.authority}"
+
+    def get_name(self) -> str:
+        return self.path
+
+
+def _location(uri: str) -> naming.DatasetNaming:
+    """The OpenLineage name of a location (``openlineage.client.naming``): an S3 or GCS
+    object, a local or a remote file. A whole bucket is named ``/``."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme == "file" and parts.netloc not in ("", "localhost"):
-        return f"file://{parts.netloc}", parts.path
+        return naming.RemoteFileSystem(host=parts.netloc, path=parts.path or "/")
     if scheme in ("", "file"):
         path = parts.path if scheme == "file" else uri
-        return "file", str(Path(path).expanduser().resolve())
-    if scheme in _S3_SCHEMES:
-        # s3a:// and s3n:// name the same objects as s3:// (Hadoop's clients for them).
-        scheme = "s3"
+        return naming.LocalFileSystem(path=str(Path(path).expanduser().resolve()))
     if not parts.netloc:
         raise ValueError(f"{uri!r} has no bucket or host; use e.g. s3://bucket/prefix")
-    return f"{scheme}://{parts.netloc}", parts.path.strip("/")
+    key = parts.path.strip("/") or "/"
+    if scheme in _S3_SCHEMES:
+        # s3a:// and s3n:// name the same objects as s3:// (Hadoop's clients for them).
+        return naming.S3(bucket_name=parts.netloc, object_key=key)
+    if scheme == "gs":
+        return naming.GCS(bucket_name=parts.netloc, object_key=key)
+    return _OtherStore(scheme=scheme, authority=parts.netloc, path=key)
 
 
 def raw_dataset(
@@ -263,10 +279,10 @@ def raw_dataset(
     ``raw/trades/date=D`` (``/`` for a whole bucket); a local path or ``file:`` URI is
     namespace ``file``, name the absolute path.
     """
-    namespace, path = _split_uri(raw_uri.rstrip("/") or raw_uri)
+    location = _location(raw_uri.rstrip("/") or raw_uri)
     return DatasetRef(
-        namespace=namespace,
-        name=path or "/",
+        namespace=location.get_namespace(),
+        name=location.get_name(),
         row_count=row_count,
         bytes=bytes,
         quality=quality,
@@ -280,10 +296,25 @@ def warehouse_namespace(settings: Settings) -> str:
     ``file:///abs/path``. It does not depend on the catalog type, so the same tables
     keep the same identity when moved between a jdbc, glue or rest catalog.
     """
-    namespace, path = _split_uri(settings.warehouse_root)
-    if namespace == "file":
-        return Path(path).as_uri()
-    return f"{namespace}/{path}" if path else namespace
+    location = _location(settings.warehouse_root)
+    if isinstance(location, naming.LocalFileSystem):
+        return Path(location.get_name()).as_uri()
+    path = location.get_name()
+    return location.get_namespace() + (f"/{path}" if path != "/" else "")
+
+
+def kafka_dataset(
+    bootstrap_servers: str, topic: str, *, row_count: int | None = None
+) -> DatasetRef:
+    """A Kafka topic as a dataset (``openlineage.client.naming.Kafka``): namespace
+    ``kafka://<first bootstrap server>``, name the topic. A server without a port is
+    Kafka's default, 9092."""
+    server = bootstrap_servers.split(",")[0].strip()
+    host, _, port = server.rpartition(":") if ":" in server else (server, "", "9092")
+    topic_naming = naming.Kafka(bootstrap_server_host=host, port=port, topic=topic)
+    return DatasetRef(
+        namespace=topic_naming.get_namespace(), name=topic_naming.get_name(), row_count=row_count
+    )
 
 
 def table_dataset(
@@ -400,17 +431,26 @@ def parse_parent_id(text: str, *, what: str = PARENT_ID_VARIABLE) -> ParentRun:
     return ParentRun(namespace, name, run_id.lower())
 
 
-def parent_from_environment(environ: Mapping[str, str]) -> ParentRun | None:
-    """The parent run handed over in ``OPENLINEAGE_PARENT_ID`` (and its root), or None.
+def lineage_parent(
+    parent_id: str | None,
+    root_parent_id: str | None,
+    environ: Mapping[str, str],
+) -> ParentRun | None:
+    """The run that started this one, and its root, or None.
+
+    Each comes from the job's flag (``--openlineage-parent-id``,
+    ``--openlineage-root-parent-id``: on AWS Glue, which passes arguments but no
+    environment, the only way) or else from ``OPENLINEAGE_PARENT_ID`` /
+    ``OPENLINEAGE_ROOT_PARENT_ID``, the variables OpenLineage integrations hand over.
 
     Raises:
         ConfigError: a value is malformed (the run must not pretend to have no parent).
     """
-    text = environ.get(PARENT_ID_VARIABLE, "").strip()
+    text = (parent_id or environ.get(PARENT_ID_VARIABLE, "")).strip()
     if not text:
         return None
     parent = parse_parent_id(text)
-    root_text = environ.get(ROOT_PARENT_ID_VARIABLE, "").strip()
+    root_text = (root_parent_id or environ.get(ROOT_PARENT_ID_VARIABLE, "")).strip()
     if root_text:
         root = parse_parent_id(root_text, what=ROOT_PARENT_ID_VARIABLE)
         parent = ParentRun(parent.namespace, parent.name, parent.run_id, root)
@@ -595,7 +635,28 @@ def client_config_present(environ: Mapping[str, str], cwd: Path) -> bool:
     return (cwd / CLIENT_CONFIG_FILE).is_file()
 
 
-def _http_transport(settings: LineageSettings) -> HttpTransport:
+def transport_config(settings: LineageSettings) -> tuple[dict[str, Any], str | None]:
+    """The client's ``transport`` configuration for the settings, and where events go.
+
+    Raises:
+        ConfigError: ``transport=http`` without an http(s) ``url``.
+    """
+    if settings.transport == "http":
+        config = _http_transport_config(settings)
+        return config, config["url"].rstrip("/") + "/" + settings.endpoint.lstrip("/")
+    if settings.transport == "file":
+        path = Path(settings.file_path).expanduser().resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the write fails later and is reported as not delivered
+        return {"type": "file", "log_file_path": str(path), "append": True}, str(path)
+    if settings.transport == "console":
+        return {"type": "console"}, None
+    return {"type": "noop"}, None
+
+
+def _http_transport_config(settings: LineageSettings) -> dict[str, Any]:
     url = settings.url or ""
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise ConfigError(
@@ -604,26 +665,25 @@ def _http_transport(settings: LineageSettings) -> HttpTransport:
             "or use TRADELAKE_LINEAGE__TRANSPORT=file"
         )
     retries = settings.max_attempts - 1
-    return HttpTransport(
-        HttpConfig(
-            url=url,
-            endpoint=settings.endpoint,
-            timeout=settings.timeout_seconds,
-            retry={
-                "total": retries,
-                "connect": retries,
-                "read": retries,
-                "status": retries,
-                "other": retries,
-                "backoff_factor": _BACKOFF_FACTOR_SECONDS,
-                "backoff_max": _BACKOFF_MAX_SECONDS,
-                "status_forcelist": _HTTP_RETRY_STATUS,
-                "allowed_methods": ["POST"],
-                # The last answer is reported (HTTP 503), not urllib3's RetryError.
-                "raise_on_status": False,
-            },
-        )
-    )
+    return {
+        "type": "http",
+        "url": url,
+        "endpoint": settings.endpoint,
+        "timeout": settings.timeout_seconds,
+        "retry": {
+            "total": retries,
+            "connect": retries,
+            "read": retries,
+            "status": retries,
+            "other": retries,
+            "backoff_factor": _BACKOFF_FACTOR_SECONDS,
+            "backoff_max": _BACKOFF_MAX_SECONDS,
+            "status_forcelist": list(_HTTP_RETRY_STATUS),
+            "allowed_methods": ["POST"],
+            # The last answer is reported (HTTP 503), not urllib3's RetryError.
+            "raise_on_status": False,
+        },
+    }
 
 
 def lineage_client(
@@ -645,29 +705,14 @@ def lineage_client(
     """
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    transport: Transport
-    target: str | None
     if "transport" not in settings.model_fields_set and client_config_present(environ, cwd):
         client = OpenLineageClient()
         url = getattr(client.transport, "url", None)
-        target = f"{url}" if url else f"openlineage client ({client.transport.kind})"
-        return client, target
-    if settings.transport == "http":
-        transport = _http_transport(settings)
-        target = transport.url.rstrip("/") + "/" + settings.endpoint.lstrip("/")
-    elif settings.transport == "file":
-        path = Path(settings.file_path).expanduser().resolve()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            pass  # the write fails later and is reported as not delivered
-        transport = FileTransport(FileConfig(log_file_path=str(path), append=True))
-        target = str(path)
-    elif settings.transport == "console":
-        transport, target = ConsoleTransport(ConsoleConfig()), None
-    else:
-        transport, target = NoopTransport(NoopConfig()), None
-    return OpenLineageClient(transport=transport), target
+        own = f"{url}" if url else f"openlineage client ({client.transport.kind})"
+        return client, own
+    transport, target = transport_config(settings)
+    # The client builds the transport from its configuration, as it would from a file.
+    return OpenLineageClient(config={"transport": transport}), target
 
 
 class LineageEmitter:

@@ -5,7 +5,7 @@ registers what happens when the run ends: its ``job_runs`` row and ``quality_res
 then COMPLETE (or FAIL, with the error) with row counts and bytes of every table the run
 committed, read from the commit's snapshot summary (metadata, not data). When an
 orchestrator started the run (``OPENLINEAGE_PARENT_ID``, set by the Airflow DAG), every
-event carries that run as its ``parent``.
+event carries that run as its ``parent`` (the job's ``--openlineage-parent-id`` wins).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tradelake.lineage import (
     EventType,
     LineageEmitter,
     build_event,
-    parent_from_environment,
+    lineage_parent,
     run_uuid,
     spark_fields,
     table_dataset,
@@ -67,11 +67,18 @@ def observe(
     settings: Settings,
     inputs: InputsOf,
     outputs: list[str],
+    *,
+    parent_id: str | None = None,
+    root_parent_id: str | None = None,
 ) -> None:
-    """Emit START now; at the end record the run, then emit COMPLETE or FAIL."""
+    """Emit START now; at the end record the run, then emit COMPLETE or FAIL.
+
+    ``parent_id`` and ``root_parent_id`` are the job's ``--openlineage-parent-id`` and
+    ``--openlineage-root-parent-id``; without them, the ``OPENLINEAGE_*`` variables.
+    """
     emitter = LineageEmitter(settings.lineage)
     try:
-        parent = parent_from_environment(os.environ)
+        parent = lineage_parent(parent_id, root_parent_id, os.environ)
     except ConfigError as err:
         # A malformed hand-over is the orchestrator's bug: the run goes on without it.
         log.warning("ignoring the lineage parent run", extra={"error": str(err)})

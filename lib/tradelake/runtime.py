@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 import uuid
@@ -74,12 +73,6 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from err
 
 
-_PARENT_FLAGS = {
-    "openlineage_parent_id": "OPENLINEAGE_PARENT_ID",
-    "openlineage_root_parent_id": "OPENLINEAGE_ROOT_PARENT_ID",
-}
-
-
 def job_parser(
     job: str,
     description: str,
@@ -91,7 +84,8 @@ def job_parser(
     parser.add_argument("--database", help="namespace of the tables (TRADELAKE_DATABASE)")
     add_settings_argument(parser)
     # Set by the Airflow DAG (docs/lineage.md): on AWS Glue, which passes arguments but no
-    # environment variables, these carry what OPENLINEAGE_PARENT_ID carries elsewhere.
+    # environment variables, these carry what OPENLINEAGE_PARENT_ID carries elsewhere. The
+    # job hands them to observe(); a flag wins over the variable.
     parser.add_argument(
         "--openlineage-parent-id",
         help="the run that started this one, <namespace>/<job name>/<run id> "
@@ -126,12 +120,6 @@ def parse_job_args(
         log.info("ignoring arguments this job does not define", extra={"ignored": unknown})
     if args.date is None and default_yesterday:
         args.date = yesterday_utc()
-    for flag, variable in _PARENT_FLAGS.items():
-        value = getattr(args, flag, None)
-        if value:
-            # The lineage code reads the parent from the environment, where it arrives
-            # everywhere but on Glue; the flag wins, as --tradelake-settings does.
-            os.environ[variable] = value
     return args
 
 

@@ -46,13 +46,14 @@ from tradelake.lineage import (
     build_event,
     event_dict,
     lineage_client,
-    parent_from_environment,
+    lineage_parent,
     parse_parent_id,
     raw_dataset,
     run_uuid,
     spark_fields,
     table_dataset,
 )
+from tradelake.runtime import job_parser, parse_job_args
 
 RUN_ID = "20261127T050044Z-c1e1f615"
 STARTED = datetime(2026, 11, 27, 5, 0, 44, 123456, tzinfo=UTC)
@@ -600,10 +601,10 @@ def test_a_malformed_parent_id_is_a_config_error(text: str) -> None:
 
 
 def test_parent_comes_from_the_environment_with_its_root() -> None:
-    assert parent_from_environment({}) is None
-    assert parent_from_environment({"OPENLINEAGE_PARENT_ID": " "}) is None
-    parent = parent_from_environment(
-        {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
+    assert lineage_parent(None, None, {}) is None
+    assert lineage_parent(None, None, {"OPENLINEAGE_PARENT_ID": " "}) is None
+    parent = lineage_parent(
+        None, None, {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
     )
     assert parent == ParentRun(
         "default",
@@ -613,9 +614,34 @@ def test_parent_comes_from_the_environment_with_its_root() -> None:
     )
 
 
+def test_the_jobs_flags_win_over_the_environment_and_are_not_parked_there() -> None:
+    other = "team/other.task/0199b1a4-6a3c-7b1e-8f00-00000000000f"
+    environ = {"OPENLINEAGE_PARENT_ID": other, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
+    before = dict(os.environ)
+    parent = lineage_parent(PARENT_ID, None, environ)
+    assert parent == ParentRun(
+        "default",
+        "tradelake_daily.ingest",
+        "0199b1a4-6a3c-7b1e-8f00-1234567890ab",
+        ParentRun("default", "tradelake_daily", "0199b1a4-6a3c-7b1e-8f00-1234567890ac"),
+    )
+    # Each of the two comes from its own flag, else its own variable.
+    root_flag_only = lineage_parent(None, PARENT_ID, environ)
+    assert root_flag_only == ParentRun(
+        "team",
+        "other.task",
+        "0199b1a4-6a3c-7b1e-8f00-00000000000f",
+        ParentRun("default", "tradelake_daily.ingest", "0199b1a4-6a3c-7b1e-8f00-1234567890ab"),
+    )
+    # Parsing a job's flags leaves the process environment alone (observe gets them).
+    args = parse_job_args(job_parser("ingest", ""), ["--openlineage-parent-id", PARENT_ID])
+    assert args.openlineage_parent_id == PARENT_ID
+    assert dict(os.environ) == before
+
+
 def test_every_event_carries_the_parent_run_facet() -> None:
-    parent = parent_from_environment(
-        {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
+    parent = lineage_parent(
+        None, None, {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
     )
     for kind, error in (("START", None), ("COMPLETE", None), ("FAIL", "gate")):
         event = event_dict(

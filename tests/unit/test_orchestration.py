@@ -280,8 +280,6 @@ def test_each_spark_application_parses_with_its_jobs_parser_for_the_date(
         pytest.skip(f"cannot render the overlays: {err}")
     parent = "default/tradelake_daily.ingest/0199b1a4-6a3c-7b1e-8f00-1234567890ab"
     lineage = ["--openlineage-parent-id", parent]
-    # The jobs export the flag as OPENLINEAGE_PARENT_ID: undone after the test.
-    dag_env.delenv("OPENLINEAGE_PARENT_ID", raising=False)
     chain = o.daily_tasks(o.load_dag_settings(REPO))
     ingest, gold, compact = chain.ingest, chain.gold, chain.compact
     for task in (ingest, *gold, compact):
