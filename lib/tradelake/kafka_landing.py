@@ -35,24 +35,28 @@ py4j); the planning rules are pure functions, tested without Spark or Kafka.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from tradelake import aws
 from tradelake.config import KafkaSettings, Settings, check_kafka_options
 from tradelake.contract import utc_literal
-from tradelake.errors import ConfigError, NoInputError, StorageError, TradelakeError
-from tradelake.io import json_records
+from tradelake.errors import (
+    ConfigError,
+    DataLossError,
+    LandingConflictError,
+    NoInputError,
+    StorageError,
+    TradelakeError,
+)
 from tradelake.runtime import Run, describe_error
 from tradelake.tables import TRADES_LANDED, ensure_tables
 from tradelake.writes import (
@@ -76,22 +80,6 @@ BRANCH_PREFIX = "land_"
 BRANCH_MAX_AGE_MS = 24 * 3600 * 1000
 ATTEMPT_BACKOFF_SECONDS = 1.0
 ATTEMPT_BACKOFF_MAX_SECONDS = 10.0
-
-
-class DataLossError(TradelakeError):
-    """Offsets the topic's retention deleted before they were landed; nothing was published.
-
-    Rerun with ``--allow-data-loss`` to land from the earliest available offset (the gap is
-    reported in the summary), or restore the messages first.
-    """
-
-    exit_code = 1
-
-
-class LandingConflictError(TradelakeError):
-    """Every landing attempt lost its commit to another writer; nothing was published."""
-
-    exit_code = 1
 
 
 # --- pure planning --------------------------------------------------------------------------
@@ -244,13 +232,6 @@ def plan_ranges(
 def spark_offsets(topic: str, offsets: Mapping[int, int]) -> str:
     """Offsets as the Spark Kafka source's ``startingOffsets``/``endingOffsets`` JSON."""
     return json.dumps({topic: {str(p): int(offsets[p]) for p in sorted(offsets)}})
-
-
-def source_file(topic: Column, partition: Column, offset: Column) -> Column:
-    """``kafka://topic/partition/offset``: the ingest's ``source_file`` of a message."""
-    return F.concat(
-        F.lit("kafka://"), topic, F.lit("/"), partition.cast("string"), F.lit("/"), offset
-    )
 
 
 def with_secret_options(settings: Settings) -> KafkaSettings:
@@ -625,74 +606,3 @@ def _attempt(
     finally:
         if not published:
             drop_branch(spark, table_name, branch)
-
-
-# --- the ingest's extract: a landed day as raw records ---------------------------------------
-
-
-@dataclass(frozen=True)
-class LandedDay:
-    """The messages landed for one ``landing_date``, as raw records, and their fingerprint."""
-
-    frame: DataFrame
-    fingerprint: str
-    messages: int
-    topics: list[str]
-
-
-def landed_day(spark: SparkSession, settings: Settings, day: date) -> LandedDay:
-    """Raw records (``contract.RAW_SCHEMA``) of the messages landed with ``landing_date = day``.
-
-    ``source_file`` is ``kafka://topic/partition/offset``; a value that is not a JSON object
-    (or no value at all) is malformed.
-
-    Raises:
-        NoInputError: no message has landed for the day.
-    """
-    table = settings.table(TRADES_LANDED.name)
-    if not spark.catalog.tableExists(table):
-        raise NoInputError(
-            f"{table} does not exist: no Kafka message has landed yet; run jobs/land_kafka.py"
-        )
-    # A landing run in another process may have committed since this session cached it.
-    spark.catalog.refreshTable(table)
-    landed = spark.table(table).where(F.col("landing_date") == F.lit(day))
-    # Per topic-partition: the offsets and count landed (tiny: one row per partition). The
-    # fingerprint changes when a message lands late or a range is replayed.
-    per_partition = (
-        landed.groupBy("topic", "kafka_partition")
-        .agg(
-            F.min("kafka_offset").alias("first"),
-            F.max("kafka_offset").alias("last"),
-            F.count(F.lit(1)).alias("messages"),
-        )
-        .orderBy("topic", "kafka_partition")
-        .collect()
-    )
-    if not per_partition:
-        raise NoInputError(
-            f"no Kafka message landed in {table} for landing_date={day}; run "
-            "jobs/land_kafka.py (or check --date), then rerun"
-        )
-    described = [
-        [
-            row["topic"],
-            int(row["kafka_partition"]),
-            int(row["first"]),
-            int(row["last"]),
-            int(row["messages"]),
-        ]
-        for row in per_partition
-    ]
-    fingerprint = hashlib.sha256(json.dumps(described).encode("utf-8")).hexdigest()
-    lines = landed.select(
-        source_file(F.col("topic"), F.col("kafka_partition"), F.col("kafka_offset")).alias(
-            "source_file"
-        ),
-        F.col("value"),
-    )
-    topics = sorted({str(row[0]) for row in described})
-    # A blank or null value is no JSON object: a malformed record, so every message counts.
-    return LandedDay(
-        json_records(lines), fingerprint, sum(int(row[4]) for row in described), topics
-    )

@@ -19,12 +19,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tradelake import io, kafka_landing
+from tradelake import io
 from tradelake.config import Settings
 from tradelake.contract import UNREADABLE_FILE, utc_literal, validate_trades
 from tradelake.errors import ConfigError, ConservationError, QualityGateError
 from tradelake.ingest.checks import BatchStats, batch_stats, evaluate_checks
 from tradelake.ingest.classified import REJECTED, STATUS
+from tradelake.ingest.kafka_source import landed_day
 from tradelake.ingest.transform import classify_records, to_rejects, to_trades
 from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import gate_failures
@@ -109,7 +110,7 @@ def load_landed_batch(spark: SparkSession, settings: Settings, day: date, now: d
     Raises:
         NoInputError: nothing landed for the day.
     """
-    landed = kafka_landing.landed_day(spark, settings, day)
+    landed = landed_day(spark, settings, day)
     classified = classify_raw(landed.frame, settings, day, now)
     try:
         stats = batch_stats(classified, unreadable_files=0)
