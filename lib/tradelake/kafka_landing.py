@@ -4,8 +4,9 @@ A landing run reads every partition of a topic from its last committed offset to
 offset resolved when the run starts (``read_committed``: aborted transactions never land),
 and appends the messages to ``trades_landed`` in ONE Iceberg commit whose snapshot summary
 carries the topic's next offsets (``tradelake.kafka.offsets``, JSON ``{partition: next}``).
-The next run reads them back by walking ``main``'s history from its head; snapshots without
-them (compaction, other topics) are skipped.
+The next run reads them back by walking ``main``'s history from its head (Iceberg's
+``SnapshotUtil`` through tradelake.history); snapshots without them (compaction, other
+topics) are skipped.
 
 The commit is a check-and-swap, not a blind append (a plain append never conflicts, so two
 runs that read the same offsets would both land the same messages):
@@ -57,6 +58,7 @@ from tradelake.errors import (
     StorageError,
     TradelakeError,
 )
+from tradelake.history import java_table, main_ancestors, main_head, snapshot_summary, summary_of
 from tradelake.runtime import Run, describe_error
 from tradelake.tables import TRADES_LANDED, ensure_tables
 from tradelake.writes import (
@@ -64,8 +66,6 @@ from tradelake.writes import (
     append_to_branch,
     create_branch,
     drop_branch,
-    java_table,
-    main_head,
     publish_branch,
 )
 
@@ -344,21 +344,19 @@ def _info(snapshot: Any) -> SnapshotInfo:
     return SnapshotInfo(
         int(snapshot.snapshotId()),
         None if parent is None else int(parent),
-        {str(k): str(v) for k, v in dict(snapshot.summary()).items()},
+        snapshot_summary(snapshot),
     )
 
 
-def main_ancestry(table: Any, topic: str) -> list[SnapshotInfo]:
+def main_ancestry(spark: SparkSession, table: Any, topic: str) -> list[SnapshotInfo]:
     """Main's history from its head back to the first snapshot with ``topic``'s offsets,
-    or as far as it can be followed (an expired parent ends it)."""
+    or as far as it can be followed (an expired parent ends it): history.main_ancestors."""
     ancestry: list[SnapshotInfo] = []
-    current = table.currentSnapshot()
-    while current is not None:
-        info = _info(current)
+    for snapshot in main_ancestors(spark, table):
+        info = _info(snapshot)
         ancestry.append(info)
-        if carries_offsets(info, topic) or info.parent_id is None:
+        if carries_offsets(info, topic):
             break
-        current = table.snapshot(info.parent_id)
     return ancestry
 
 
@@ -370,10 +368,12 @@ def _tagged(table: Any, topic: str) -> SnapshotInfo | None:
     return None if snapshot is None else _info(snapshot)
 
 
-def read_committed_offsets(table: Any, topic: str) -> tuple[int | None, Committed]:
+def read_committed_offsets(
+    spark: SparkSession, table: Any, topic: str
+) -> tuple[int | None, Committed]:
     """(main's head, the committed offsets of ``topic``) from a freshly refreshed table."""
     return main_head(table), committed_offsets(
-        main_ancestry(table, topic), topic, _tagged(table, topic)
+        main_ancestry(spark, table, topic), topic, _tagged(table, topic)
     )
 
 
@@ -470,7 +470,7 @@ def land(
     started = time.monotonic()
     for number in range(1, kafka.commit_attempts + 1):
         table = java_table(spark, table_name)
-        head, committed = read_committed_offsets(table, topic)
+        head, committed = read_committed_offsets(spark, table, topic)
         plan = plan_ranges(committed.offsets, brokers, max_per_partition)
         attempt = Attempt(number, head, committed, plan)
         _describe(kafka_summary, attempt, brokers)
@@ -593,8 +593,8 @@ def _attempt(
         )
         published = True
         table = java_table(spark, table_name)
-        added = dict(table.snapshot(attempt.snapshot_id).summary()).get("added-records")
-        attempt.messages = int(added or 0)
+        added = summary_of(table, attempt.snapshot_id) or {}
+        attempt.messages = int(added.get("added-records") or 0)
         log.info(
             "landed",
             extra={

@@ -53,6 +53,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.generated.base import InputDatasetFacet, RunFacet
 from openlineage.client.naming import dataset as naming
 from openlineage.client.serde import Serde
+from openlineage.client.transport import get_default_factory
 from openlineage.client.transport.noop import NoopTransport
 
 from tradelake import __version__
@@ -710,9 +711,12 @@ def lineage_client(
         url = getattr(client.transport, "url", None)
         own = f"{url}" if url else f"openlineage client ({client.transport.kind})"
         return client, own
-    transport, target = transport_config(settings)
-    # The client builds the transport from its configuration, as it would from a file.
-    return OpenLineageClient(config={"transport": transport}), target
+    config, target = transport_config(settings)
+    # The client's own factory builds the transport from its configuration, as it would
+    # from openlineage.yml. Not OpenLineageClient(config=...): that merges in the client's
+    # file and OPENLINEAGE__* variables (the client even writes some itself for
+    # OPENLINEAGE_URL), and an explicit TRADELAKE_LINEAGE__TRANSPORT must win over them.
+    return OpenLineageClient(transport=get_default_factory().create(config)), target
 
 
 class LineageEmitter:

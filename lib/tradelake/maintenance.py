@@ -19,7 +19,8 @@ from pyspark.sql import Row, SparkSession
 from tradelake import aws
 from tradelake.config import Settings
 from tradelake.errors import ConfigError, ConservationError, StorageError
-from tradelake.tables import JOB_RUNS, TableSpec, current_snapshot_id, tradelake_table_spec
+from tradelake.history import current_snapshot_id
+from tradelake.tables import JOB_RUNS, TableSpec, tradelake_table_spec
 
 log = logging.getLogger("tradelake.maintenance")
 

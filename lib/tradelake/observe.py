@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from tradelake.config import Settings
 from tradelake.errors import ConfigError
+from tradelake.history import java_table, summary_of
 from tradelake.lineage import (
     DatasetRef,
     EventType,
@@ -52,12 +53,9 @@ def table_ref(
     snapshot = ((summary or {}).get("snapshots") or {}).get(name)
     if snapshot is None:
         return table_dataset(settings, name, fields)
-    row = spark.sql(
-        f"SELECT summary['added-records'] AS records, summary['added-files-size'] AS size "
-        f"FROM {table}.snapshots WHERE snapshot_id = {int(snapshot)}"
-    ).first()
-    records = int(row["records"] or 0) if row is not None else None
-    size = int(row["size"] or 0) if row is not None else None
+    added = summary_of(java_table(spark, table), int(snapshot))
+    records = int(added.get("added-records") or 0) if added is not None else None
+    size = int(added.get("added-files-size") or 0) if added is not None else None
     return table_dataset(settings, name, fields, row_count=records, bytes=size)
 
 

@@ -223,14 +223,6 @@ def _add_missing_columns(spark: SparkSession, table: str, spec: TableSpec) -> No
         spark.sql(f"ALTER TABLE {table} ADD COLUMNS ({', '.join(missing)})")
 
 
-def current_snapshot_id(spark: SparkSession, table: str) -> int | None:
-    """Id of the table's current snapshot (its latest commit), None for an empty history."""
-    row = spark.sql(
-        f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
-    ).first()
-    return None if row is None else int(row["snapshot_id"])
-
-
 def tradelake_table_spec(name: str) -> TableSpec | None:
     """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
     if name.startswith("ohlcv_"):

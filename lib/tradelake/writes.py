@@ -2,9 +2,10 @@
 
 A partition overwrite replaces a day as a whole (idempotent); an append adds rows (the run
 history tables). Each commit carries ``tradelake.run-id`` (the run that wrote it) and a
-``tradelake.write-id`` of its own in its snapshot summary, so a table's history links
-back to its runs, and a retry after an unknown commit outcome can tell whether the write
-already landed instead of writing it twice.
+``tradelake.write-id`` of its own in its snapshot summary (``history.summary_properties``),
+so a table's history links back to its runs, and a retry after an unknown commit outcome
+can tell whether the write already landed (``history.snapshot_of_write``) instead of
+writing it twice.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +22,14 @@ from pyspark.sql import DataFrame, DataFrameWriterV2
 from pyspark.sql import functions as F
 
 from tradelake.errors import StorageError
+from tradelake.history import (
+    WRITE_ID_PROPERTY,
+    is_on_main,
+    java_table,
+    main_head,
+    snapshot_of_write,
+    summary_properties,
+)
 
 log = logging.getLogger("tradelake.writes")
 
@@ -37,8 +45,6 @@ _RETRYABLE_COMMIT_ERRORS = (
     # The embedded SQLite catalog, locked by another process's commit.
     "SQLITE_BUSY",
 )
-RUN_ID_PROPERTY = "tradelake.run-id"
-WRITE_ID_PROPERTY = "tradelake.write-id"
 
 
 @dataclass(frozen=True)
@@ -153,12 +159,8 @@ def _write(
     options: Mapping[str, str] | None,
 ) -> Commit:
     spark = frame.sparkSession
-    write_id = uuid.uuid4().hex
-    summary = {
-        RUN_ID_PROPERTY: run_id,
-        WRITE_ID_PROPERTY: write_id,
-        **{f"tradelake.{key}": value for key, value in (properties or {}).items()},
-    }
+    summary = summary_properties(run_id, properties)
+    write_id = summary[WRITE_ID_PROPERTY]
 
     def attempt() -> None:
         writer = frame.writeTo(table)
@@ -169,25 +171,12 @@ def _write(
         commit(writer)
 
     def landed() -> bool:
-        return _snapshot_of_write(spark, table, write_id) is not None
+        return snapshot_of_write(spark, table, write_id) is not None
 
     retries = with_commit_retries(attempt, landed, what)
-    snapshot = _snapshot_of_write(spark, table, write_id)
+    snapshot = snapshot_of_write(spark, table, write_id)
     assert snapshot is not None  # the write above just committed it
     return Commit(snapshot, retries)
-
-
-def _snapshot_of_write(spark: Any, table: str, write_id: str) -> int | None:
-    """The snapshot a write committed, found on main from its head back (Iceberg's API:
-    no Spark job, which costs a run a second per query)."""
-    loaded = java_table(spark, table)
-    current = loaded.currentSnapshot()
-    while current is not None:
-        if current.summary().get(WRITE_ID_PROPERTY) == write_id:
-            return int(current.snapshotId())
-        parent = current.parentId()
-        current = None if parent is None else loaded.snapshot(parent)
-    return None
 
 
 # --- Write, audit, publish: rows written to a private branch, published in one commit ----
@@ -195,20 +184,6 @@ def _snapshot_of_write(spark: Any, table: str, write_id: str) -> int | None:
 
 class LostRace(Exception):
     """A branch write or publish lost to a concurrent commit: start the attempt over."""
-
-
-def java_table(spark: Any, table: str) -> Any:
-    """Iceberg's own ``Table`` (py4j) for a Spark table name, freshly refreshed."""
-    jvm = spark.sparkContext._jvm
-    loaded = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
-    loaded.refresh()
-    return loaded
-
-
-def main_head(table: Any) -> int | None:
-    """The snapshot id main points at (None for a table without snapshots)."""
-    current = table.currentSnapshot()
-    return None if current is None else int(current.snapshotId())
 
 
 def create_branch(spark: Any, table: str, branch: str, head: int | None, max_age_ms: int) -> None:
@@ -244,12 +219,7 @@ def append_to_branch(
         LostRace: a concurrent commit to the branch's table won the race.
     """
     writer = frame.writeTo(f"{table}.branch_{branch}")
-    summary = {
-        RUN_ID_PROPERTY: run_id,
-        WRITE_ID_PROPERTY: uuid.uuid4().hex,
-        **{f"tradelake.{key}": value for key, value in (properties or {}).items()},
-    }
-    for key, value in summary.items():
+    for key, value in summary_properties(run_id, properties).items():
         writer = writer.option(f"snapshot-property.{key}", value)
     try:
         writer.append()
@@ -257,16 +227,6 @@ def append_to_branch(
         if is_commit_conflict(err):
             raise LostRace(f"writing branch {branch}: {err}") from err
         raise
-
-
-def _on_main(table: Any, snapshot_id: int) -> bool:
-    current = table.currentSnapshot()
-    while current is not None:
-        if int(current.snapshotId()) == snapshot_id:
-            return True
-        parent = current.parentId()
-        current = None if parent is None else table.snapshot(parent)
-    return False
 
 
 def publish_branch(spark: Any, table: str, branch: str, head: int | None, tag: str) -> int:
@@ -295,7 +255,7 @@ def publish_branch(spark: Any, table: str, branch: str, head: int | None, tag: s
     except Exception as err:
         if "CommitStateUnknownException" in str(err):
             # The catalog may or may not have taken the commit: ask it.
-            if _on_main(java_table(spark, table), published):
+            if is_on_main(spark, java_table(spark, table), published):
                 return published
             raise LostRace(f"commit state unknown, not on main: {err}") from err
         if is_commit_conflict(err) or "Cannot fast-forward" in str(err):

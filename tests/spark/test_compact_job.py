@@ -14,7 +14,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
-from tradelake.tables import JOB_RUNS, TRADES, current_snapshot_id, ensure_tables
+from tradelake.history import current_snapshot_id
+from tradelake.tables import JOB_RUNS, TRADES, ensure_tables
 
 pytestmark = pytest.mark.spark
 

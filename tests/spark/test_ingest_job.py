@@ -20,7 +20,7 @@ from tests.spark.rawfiles import (
     write_parquet,
     write_truncated_gzip,
 )
-from tradelake.tables import current_snapshot_id
+from tradelake.history import current_snapshot_id
 
 pytestmark = pytest.mark.spark
 

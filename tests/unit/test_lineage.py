@@ -718,14 +718,22 @@ def sent(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def no_client_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No OPENLINEAGE_* configuration and no openlineage.yml: only TRADELAKE_LINEAGE__*."""
+def no_client_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No OPENLINEAGE_* configuration and no openlineage.yml: only TRADELAKE_LINEAGE__*.
+
+    The client itself writes OPENLINEAGE__TRANSPORT__* variables into the process
+    environment when OPENLINEAGE_URL is set: they are removed afterwards, or every later
+    test in the process would see "the client's own configuration".
+    """
     for name in list(os.environ):
         if name.startswith("OPENLINEAGE"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    yield tmp_path
+    for name in list(os.environ):
+        if name.startswith("OPENLINEAGE"):
+            del os.environ[name]
 
 
 @pytest.fixture
