@@ -32,6 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.lakes import Lake
+
 REPO = Path(__file__).resolve().parents[1]
 DATABASE = "trading"
 REJECT_SHARE = 0.03
@@ -48,12 +50,10 @@ REASONS = (
 
 
 def _catalog(root: Path) -> Any:
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    (root / "warehouse").mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(
-        "lake", uri=f"sqlite:///{root / 'catalog.db'}", warehouse=f"file://{root / 'warehouse'}"
-    )
+    """pyiceberg's catalog of an embedded lake in ``root`` (the tests' lake, tests/lakes.py)."""
+    lake = Lake(root, DATABASE)
+    lake.warehouse.mkdir(parents=True, exist_ok=True)
+    return lake.catalog()
 
 
 def _scaled(values: list[int], scale: str, precision: int) -> Any:

@@ -40,8 +40,8 @@ SKIPPED_FILES_METRIC = "number of skipped data files"
 
 # RSS samples per PSS sample (see watch).
 PSS_EVERY = 20
-# A smoke run's Spark applications: C1 only, the serial GC, two shuffle partitions.
-SMOKE_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# A smoke run's Spark applications: spark-submit.sh's tiny JVM profile (C1 only, the
+# serial GC, no production JIT option), two shuffle partitions.
 SMOKE_SPARK_OPTIONS = "--conf spark.sql.shuffle.partitions=2 --conf spark.ui.enabled=false"
 
 
@@ -232,13 +232,11 @@ class Bench:
                 else {}
             ),
             "SPARK_SUBMIT_OPTS_EXTRA": extra_submit_opts,
-            # The smoke's numbers mean nothing: its tiny jobs start the test tiers' fast
-            # JVMs with two shuffle partitions (tests/submit.py), half the CPU of a run.
+            # The smoke's numbers mean nothing: its tiny jobs run the test tiers' JVM
+            # profile (tiny) with two shuffle partitions (tests/submit.py), half the CPU.
             **(
                 {
-                    "SPARK_JAVA_OPTS_EXTRA": SMOKE_JVM_OPTIONS,
-                    # Tiny data gains nothing from compiling huge methods (tests/submit.py).
-                    "TRADELAKE_JIT_OPTS": "",
+                    "TRADELAKE_JVM_PROFILE": "tiny",
                     "SPARK_SUBMIT_OPTS_EXTRA": f"{SMOKE_SPARK_OPTIONS} {extra_submit_opts}",
                 }
                 if self.plan.smoke

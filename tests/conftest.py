@@ -1,40 +1,29 @@
-"""Shared fixtures: one local SparkSession with a real Iceberg JDBC catalog for the run."""
+"""Shared fixtures: one local SparkSession with a real Iceberg JDBC catalog for the run.
+
+The helpers the tests import live in plain modules: lakes and the equality policy in
+tests/lakes.py, running jobs in tests/submit.py.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.lakes import REPO, FakeAws, Lake, free_port
+from tests.submit import JobRun, load_job
+
 _database_numbers = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Lake:
-    """Where the session's catalog and warehouse live."""
-
-    root: Path
-
-    @property
-    def catalog_db(self) -> Path:
-        return self.root / "catalog.db"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.root / "warehouse"
 
 
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The session's catalog and warehouse; each test writes a database of its own."""
     return Lake(tmp_path_factory.mktemp("lake"))
 
 
@@ -50,7 +39,7 @@ def spark(lake: Lake) -> Iterator[Any]:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings = Settings(
         catalog_type="jdbc",
-        catalog_uri=f"jdbc:sqlite:{lake.catalog_db}",
+        catalog_uri=lake.catalog_uri,
         warehouse=str(lake.warehouse),
     )
     builder = (
@@ -79,32 +68,8 @@ def lake_env(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     """Point configuration at the session's catalog, a fresh raw root and a fresh database."""
     from tradelake.config import load_settings
 
-    for name in list(os.environ):
-        if name.startswith("TRADELAKE_") and name != "TRADELAKE_JARS_DIR":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
-    monkeypatch.setenv("TRADELAKE_CATALOG_URI", f"jdbc:sqlite:{lake.catalog_db}")
-    monkeypatch.setenv("TRADELAKE_WAREHOUSE", str(lake.warehouse))
-    monkeypatch.setenv("TRADELAKE_RAW_URI", str(tmp_path / "raw"))
-    monkeypatch.setenv("TRADELAKE_DATABASE", f"test_{next(_database_numbers)}")
-    monkeypatch.setenv("TRADELAKE_LINEAGE__FILE_PATH", str(tmp_path / "lineage.jsonl"))
+    Lake(lake.root, f"test_{next(_database_numbers)}", files=tmp_path).use(monkeypatch)
     yield load_settings()
-
-
-def load_job(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"job_{name}", REPO / "jobs" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class JobRun:
-    exit_code: int
-    summary: dict[str, Any]
-    # Everything the run printed (every summary line of a backfill, for instance).
-    output: str = ""
 
 
 @pytest.fixture
@@ -121,27 +86,6 @@ def run_job(spark: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., Job
     return run
 
 
-@dataclass(frozen=True)
-class FakeAws:
-    """A moto server on 127.0.0.1 speaking S3, Glue, Athena, IAM … over real HTTP."""
-
-    endpoint: str
-    region: str = "us-east-1"
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def fake_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAws]:
     """One moto server per test session, started as a separate process."""
@@ -150,7 +94,7 @@ def fake_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAws]:
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     log_file = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     server = subprocess.Popen(
         # moto's server with the one Glue call it lacks (tests/moto_server.py).

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.lakes import Lake
 from tradelake.spec_schema import append_rows, create_table
 from tradelake.tables import (
     DAILY_VOLUME,
@@ -56,13 +57,10 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def sqlite_catalog(root: Path) -> Any:
-    """A pyiceberg SQL catalog in ``root``, laid out like the embedded default."""
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    (root / "warehouse").mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(
-        "lake", uri=f"sqlite:///{root / 'catalog.db'}", warehouse=f"file://{root / 'warehouse'}"
-    )
+    """A pyiceberg SQL catalog in ``root``, laid out like the embedded default (tests/lakes.py)."""
+    lake = Lake(root)
+    lake.warehouse.mkdir(parents=True, exist_ok=True)
+    return lake.catalog()
 
 
 def _run(

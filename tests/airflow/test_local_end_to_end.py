@@ -24,9 +24,9 @@ import pytest
 
 from tests.airflow.conftest import provider_events, task_states
 from tests.airflow.recorder import Recorder, recording
-from tests.conftest import REPO
+from tests.lakes import REPO, Lake, Rows
 from tests.lineage_schema import assert_valid_run_event
-from tests.submit import TEST_JIT, TEST_JVM_OPTIONS, TEST_SPARK_OPTIONS
+from tests.submit import TEST_JOB_ENV
 
 pytestmark = pytest.mark.airflow
 
@@ -47,15 +47,15 @@ def collector() -> Iterator[Recorder]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("airflow-lake")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    return Lake(tmp_path_factory.mktemp("airflow-lake"))
 
 
 @pytest.fixture(scope="module")
-def sample(lake: Path) -> dict[str, Any]:
+def sample(lake: Lake) -> dict[str, Any]:
     """The demo's sample day (500 trades) and a day most of whose records are bad."""
-    described = generate(lake / "raw", DAY)
-    generate(lake / "raw", GATED_DAY, "--bad-ratio", "0.5", "--seed", "7")
+    described = generate(lake.raw_root, DAY)
+    generate(lake.raw_root, GATED_DAY, "--bad-ratio", "0.5", "--seed", "7")
     return described
 
 
@@ -73,26 +73,20 @@ def generate(raw: Path, day: str, *flags: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def environment(lake: Path, collector: Recorder, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def environment(lake: Lake, collector: Recorder, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """What an Airflow worker running the local runner has in its environment."""
     for name in list(os.environ):
         if name.startswith(("TRADELAKE_", "OPENLINEAGE")) and name != "TRADELAKE_JARS_DIR":
             monkeypatch.delenv(name)
+    # The test jobs' JVMs are the tiny profile's alone (TEST_JOB_ENV), as in tests/submit.py.
+    monkeypatch.delenv("SPARK_JAVA_OPTS_EXTRA", raising=False)
     settings = {
         "TRADELAKE_JARS_DIR": os.environ.get("TRADELAKE_JARS_DIR", str(REPO / ".jars")),
-        "TRADELAKE_CONF_DIR": str(REPO / "conf"),
-        "TRADELAKE_RAW_URI": str(lake / "raw"),
-        "TRADELAKE_WAREHOUSE": str(lake / "warehouse"),
-        "TRADELAKE_CATALOG_URI": f"jdbc:sqlite:{lake / 'catalog.db'}",
-        "TRADELAKE_DATABASE": "trading",
+        **lake.settings_env(),
         "TRADELAKE_LINEAGE__TRANSPORT": "http",
         "TRADELAKE_LINEAGE__URL": collector.url,
-        "SPARK_MASTER": "local[2]",
-        "SPARK_DRIVER_MEMORY": "1g",
-        # The test tiers' fast-start JVMs and small shuffles (tests/submit.py).
-        "SPARK_JAVA_OPTS_EXTRA": TEST_JVM_OPTIONS,
-        **TEST_JIT,
-        "SPARK_SUBMIT_OPTS_EXTRA": TEST_SPARK_OPTIONS,
+        # Small Spark, the tiny JVM profile, small shuffles: every test job's (tests/submit.py).
+        **TEST_JOB_ENV,
         "no_proxy": "127.0.0.1",
         "AIRFLOW_CONN_TRADELAKE_ALERTS": json.dumps(
             {"conn_type": "http", "host": f"{collector.url}/hook"}
@@ -140,17 +134,9 @@ def record_states(label: str, dag_run: Any) -> dict[str, str]:
     return states
 
 
-def read_day(lake: Path, table: str, day: str, drop: tuple[str, ...]) -> list[tuple[Any, ...]]:
+def read_day(lake: Lake, table: str, day: str, drop: tuple[str, ...]) -> Rows:
     """The day's rows of a table, read with pyiceberg, without the run-specific columns."""
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    catalog = SqlCatalog(
-        "lake", uri=f"sqlite:///{lake / 'catalog.db'}", warehouse=f"file://{lake / 'warehouse'}"
-    )
-    rows = catalog.load_table(f"trading.{table}").scan(row_filter=f"trade_date = '{day}'")
-    arrow = rows.to_arrow()
-    columns = [name for name in arrow.column_names if name not in drop]
-    return sorted(tuple(row[name] for name in columns) for row in arrow.select(columns).to_pylist())
+    return lake.content(table, drop, row_filter=f"trade_date = '{day}'")
 
 
 def tradelake_events(collector: Recorder) -> list[dict[str, Any]]:
@@ -161,7 +147,7 @@ def test_the_sample_day_runs_every_task_and_lands_in_the_tables(
     load_dag: Any,
     environment: dict[str, str],
     sample: dict[str, Any],
-    lake: Path,
+    lake: Lake,
     collector: Recorder,
 ) -> None:
     collector.clear()
@@ -172,10 +158,11 @@ def test_the_sample_day_runs_every_task_and_lands_in_the_tables(
     assert str(dag_run.state) == "success"
 
     trades = read_day(lake, "trades", DAY, drop=("run_id", "ingested_at"))
-    assert len(trades) == sample["clean_trades"] == TRADES
+    assert sum(trades.values()) == sample["clean_trades"] == TRADES
     volume = read_day(lake, "daily_volume", DAY, drop=("run_id",))
     bars = read_day(lake, "ohlcv_1m", DAY, drop=("run_id",))
-    assert len(volume) == len({row[1] for row in trades})  # one row per symbol of the day
+    # One row per symbol of the day.
+    assert sum(volume.values()) == len({dict(row)["symbol"] for row in trades})
     assert bars, "ohlcv_1m has the day's bars"
 
     # Lineage: each job's START and COMPLETE, valid, with its Airflow task as the parent.
@@ -209,7 +196,7 @@ def test_the_sample_day_runs_every_task_and_lands_in_the_tables(
 
 
 def test_a_second_run_of_the_same_date_leaves_the_same_content(
-    load_dag: Any, environment: dict[str, str], sample: dict[str, Any], lake: Path
+    load_dag: Any, environment: dict[str, str], sample: dict[str, Any], lake: Lake
 ) -> None:
     tables = {
         "trades": ("run_id", "ingested_at"),
@@ -223,7 +210,7 @@ def test_a_second_run_of_the_same_date_leaves_the_same_content(
     assert record_states("same date again", dag_run) == dict.fromkeys(TASKS, "success")
     after = {name: read_day(lake, name, DAY, drop) for name, drop in tables.items()}
     assert after == before
-    assert len(after["trades"]) == TRADES
+    assert sum(after["trades"].values()) == TRADES
 
 
 def test_a_day_failing_the_quality_gate_stops_at_ingest_without_retries(
@@ -255,9 +242,9 @@ def test_a_day_failing_the_quality_gate_stops_at_ingest_without_retries(
 
 
 def test_a_day_without_raw_files_keeps_the_sensor_waiting_until_it_times_out(
-    load_dag: Any, environment: dict[str, str], sample: dict[str, Any], lake: Path
+    load_dag: Any, environment: dict[str, str], sample: dict[str, Any], lake: Lake
 ) -> None:
-    assert not (lake / "raw" / "trades" / f"date={MISSING_DAY}").exists()
+    assert not (lake.raw_root / "trades" / f"date={MISSING_DAY}").exists()
     started = time.monotonic()
 
     dag_run = run_day(fast_dag(load_dag), MISSING_DAY)

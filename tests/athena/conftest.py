@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, FakeAws, _free_port
+from tests.lakes import REPO, FakeAws, free_port
 from tests.submit import fake_aws_settings, spark_submit, submit_env, summaries
 
 DATABASE = "athena_e2e"
@@ -169,7 +169,7 @@ def trino_process(
     etc, data = root / "etc", root / "data"
     (etc / "catalog").mkdir(parents=True)
     data.mkdir()
-    port = _free_port()
+    port = free_port()
     (etc / "node.properties").write_text(
         f"node.environment=test\nnode.id=tradelake-tests\nnode.data-dir={data}\n"
         "node.internal-address=127.0.0.1\n"

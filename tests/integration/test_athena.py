@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, FakeAws
+from tests.lakes import REPO, FakeAws
 from tradelake.athena import (
     AthenaError,
     AthenaQuery,

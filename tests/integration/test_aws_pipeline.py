@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeAws
+from tests.lakes import FakeAws
 from tests.submit import fake_aws_settings, spark_submit, submit_env
 from tradelake.config import load_settings
 from tradelake.maintenance import expire_raw_files

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, FakeAws
+from tests.lakes import REPO, FakeAws
 from tests.locks import pinned
 from tradelake import deploy
 from tradelake.config import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FakeAws
+from tests.lakes import FakeAws
 
 pytestmark = pytest.mark.integration
 

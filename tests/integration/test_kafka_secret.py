@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import FakeAws
+from tests.lakes import FakeAws
 from tradelake.config import KafkaSettings, Settings
 from tradelake.errors import ConfigError
 from tradelake.kafka_landing import with_secret_options

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FakeAws
+from tests.lakes import FakeAws
 from tradelake.config import Settings
 from tradelake.errors import ConfigError
 from tradelake.pii import load_key

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeAws
+from tests.lakes import FakeAws
 from tests.report_fixtures import D13, D16, D17, build_small_lake
 from tests.submit import fake_aws_settings
 from tradelake.config import load_settings

@@ -7,7 +7,8 @@ transactions where a test needs aborted ones.
 
 Landing and ingest runs happen in-process on the shared SparkSession where a test needs
 no kill (fast), as ``./spark-submit.sh`` processes where it does (SIGKILL, two at once).
-Both use the session's embedded catalog, each test its own database and topic.
+Both use the session's embedded catalog, each test its own database and topic
+(``KafkaLake``: a ``ProcessLake`` of tests/submit.py with the broker in its settings).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, Lake, _free_port
+from tests.lakes import REPO, Lake, free_port
+from tests.submit import ProcessLake
 
 _HERE = Path(__file__).parent
 _names = itertools.count(1)
@@ -169,7 +171,7 @@ def _wait_ready(bootstrap: str, process_alive: Any, deadline: float) -> None:
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """One KRaft broker for the session (scripts/kafka.sh start), stopped at the end."""
     folder = tmp_path_factory.mktemp("kafka")
-    port, controller = _free_port(), _free_port()
+    port, controller = free_port(), free_port()
     subprocess.run(
         [str(REPO / "scripts" / "kafka.sh"), "start", str(folder), str(port), str(controller)],
         check=True,
@@ -200,46 +202,21 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                 os.kill(pid, signal.SIGKILL)
 
 
-@dataclass(frozen=True)
-class KafkaLake:
-    """A fresh database of the session's lake, and the environment that points jobs at it."""
+@dataclass(frozen=True, kw_only=True)
+class KafkaLake(ProcessLake):
+    """A fresh database of the session's lake, its jobs pointed at the session's broker.
 
-    lake: Lake
-    database: str
+    Its raw root and lineage file are the test's own (``files``); jobs run in-process
+    (``use`` it, then the ``run_job`` fixture) or as processes (``popen``, ``submit``).
+    """
+
     broker: Broker
-    root: Path
 
-    def env(self) -> dict[str, str]:
+    def settings_env(self) -> dict[str, str]:
         return {
-            "TRADELAKE_CONF_DIR": str(REPO / "conf"),
-            "TRADELAKE_CATALOG_URI": f"jdbc:sqlite:{self.lake.catalog_db}",
-            "TRADELAKE_WAREHOUSE": str(self.lake.warehouse),
-            "TRADELAKE_RAW_URI": str(self.root / "raw"),
-            "TRADELAKE_DATABASE": self.database,
-            "TRADELAKE_LINEAGE__FILE_PATH": str(self.root / "lineage.jsonl"),
+            **super().settings_env(),
             "TRADELAKE_KAFKA__BOOTSTRAP_SERVERS": self.broker.bootstrap,
         }
-
-    def catalog(self) -> Any:
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        return SqlCatalog(
-            "lake",
-            uri=f"sqlite:///{self.lake.catalog_db}",
-            warehouse=f"file://{self.lake.warehouse}",
-        )
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        """Every row of ``<database>.<table>`` read with pyiceberg (independent of Spark)."""
-        identifier = f"{self.database}.{table}"
-        catalog = self.catalog()
-        if not catalog.table_exists(identifier):
-            return []
-        loaded = catalog.load_table(identifier)
-        if loaded.current_snapshot() is None:
-            return []
-        rows: list[dict[str, Any]] = loaded.scan().to_arrow().to_pylist()
-        return rows
 
     def landed_offsets(self, topic: str) -> Counter[tuple[int, int]]:
         """(partition, offset) of every landed message of ``topic``, as a multiset."""
@@ -258,10 +235,6 @@ def kafka_lake(
     lake: Lake, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> KafkaLake:
     """Configuration (environment) pointing at the broker and a fresh database."""
-    result = KafkaLake(lake, f"kafka_{next(_databases)}", broker, tmp_path)
-    for name in list(os.environ):
-        if name.startswith("TRADELAKE_") and name != "TRADELAKE_JARS_DIR":
-            monkeypatch.delenv(name)
-    for name, value in result.env().items():
-        monkeypatch.setenv(name, value)
+    result = KafkaLake(lake.root, f"kafka_{next(_databases)}", tmp_path, broker=broker)
+    result.use(monkeypatch)
     return result

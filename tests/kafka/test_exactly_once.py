@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JobRun
 from tests.kafka.conftest import Broker, KafkaLake, Published, publish
+from tests.lakes import trade_json
 from tests.reliability import crash
-from tests.reliability.conftest import ProcessLake
+from tests.submit import JobRun
 from tradelake.runtime import last_summary
 
 TRIALS = max(1, int(os.environ.get("TRADELAKE_KAFKA_TRIALS", "10")))
@@ -38,49 +38,22 @@ SEED = int(os.environ.get("TRADELAKE_CRASH_SEED", "20250115"))
 PARTITIONS = 3
 BATCH = 60
 NOON_MS = int(datetime(2025, 1, 15, 12, tzinfo=UTC).timestamp() * 1000)
-SPARK_EXTRA = "--conf spark.sql.shuffle.partitions=2 --conf spark.ui.enabled=false"
 ANCHORS = ["jvm", "log:reading and landing", "files:trades_landed", "log:publishing"]
 # The commit itself takes a fraction of a second after "publishing": kills there stay close.
 PUBLISH_WINDOW_SECONDS = 0.6
 WINDOW_SHARE = 0.8
 
 
-def trade(trade_id: str) -> str:
-    return json.dumps(
-        {
-            "trade_id": trade_id,
-            "symbol": "AAPL",
-            "side": "buy",
-            "price": "187.25",
-            "quantity": "10",
-            "timestamp": "2025-01-15T14:30:00Z",
-            "exchange": "XNAS",
-        }
-    )
-
-
-def process_lake(kafka_lake: KafkaLake) -> ProcessLake:
-    """Jobs as processes on the same catalog, database and broker as the in-process runs."""
-    return ProcessLake(
-        kafka_lake.lake.root,
-        database=kafka_lake.database,
-        extra_env={
-            "TRADELAKE_KAFKA__BOOTSTRAP_SERVERS": kafka_lake.broker.bootstrap,
-            "SPARK_SUBMIT_OPTS_EXTRA": SPARK_EXTRA,
-        },
-    )
-
-
 def publish_batch(broker: Broker, topic: str, number: int, published: Published) -> None:
     """A committed batch with an aborted transaction in the middle of it."""
-    values = [trade(f"B{number}-{i}") for i in range(BATCH)]
+    values = [trade_json(f"B{number}-{i}") for i in range(BATCH)]
     publish(
         broker, topic, values[: BATCH // 2], NOON_MS, partitions=PARTITIONS, published=published
     )
     publish(
         broker,
         topic,
-        [trade(f"ABORTED-{number}-{i}") for i in range(9)],
+        [trade_json(f"ABORTED-{number}-{i}") for i in range(9)],
         NOON_MS,
         partitions=PARTITIONS,
         published=published,
@@ -124,13 +97,12 @@ def test_sigkilled_landing_runs_followed_by_normal_runs_land_every_offset_exactl
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     topic = broker.create_topic(partitions=PARTITIONS)
-    lake = process_lake(kafka_lake)
     argv = ["--topic", topic]
     published = Published()
     markers = ("reading and landing", "publishing")
 
     publish_batch(broker, topic, 0, published)
-    reference = crash.watch(lake, "land_kafka", argv, ["trades_landed"], markers=markers)
+    reference = crash.watch(kafka_lake, "land_kafka", argv, ["trades_landed"], markers=markers)
     summary = reference.summary()
     assert reference.returncode == 0 and summary.get("status") == "ok", reference.tail()
     check_exactly_once(kafka_lake, topic, published)
@@ -141,7 +113,7 @@ def test_sigkilled_landing_runs_followed_by_normal_runs_land_every_offset_exactl
     started = time.monotonic()
     for number, moment in enumerate(plan, start=1):
         publish_batch(broker, topic, number, published)
-        killed = crash.watch(lake, "land_kafka", argv, ["trades_landed"], moment, markers)
+        killed = crash.watch(kafka_lake, "land_kafka", argv, ["trades_landed"], moment, markers)
         committed = "snapshot:trades_landed" in killed.events
         recovery = run_job("land_kafka", *argv)
         assert recovery.exit_code == 0, recovery.summary
@@ -181,10 +153,9 @@ def test_two_landing_runs_started_at_once_land_each_offset_once(
     kafka_lake: KafkaLake, broker: Broker, capsys: pytest.CaptureFixture[str]
 ) -> None:
     topic = broker.create_topic(partitions=PARTITIONS)
-    lake = process_lake(kafka_lake)
     published = Published()
     publish_batch(broker, topic, 0, published)
-    processes = [lake.popen("land_kafka", "--topic", topic) for _ in range(2)]
+    processes = [kafka_lake.popen("land_kafka", "--topic", topic) for _ in range(2)]
     outputs = [process.communicate(timeout=900) for process in processes]
     summaries: list[dict[str, Any]] = []
     for process, (stdout, stderr) in zip(processes, outputs, strict=True):

@@ -10,12 +10,14 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import JobRun
 from tests.kafka.conftest import Broker, KafkaLake, publish
+from tests.lakes import multiset, trade_json
+from tests.submit import JobRun
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
@@ -23,31 +25,6 @@ DAY = date(2025, 1, 15)
 NOON_MS = int(datetime(2025, 1, 15, 12, tzinfo=UTC).timestamp() * 1000)
 TRADES_RUN_COLUMNS = ("source_file", "run_id", "ingested_at")
 REJECTS_RUN_COLUMNS = ("source_file", "run_id", "rejected_at")
-
-
-def trade(trade_id: str, **overrides: Any) -> str:
-    record = {
-        "trade_id": trade_id,
-        "symbol": "AAPL",
-        "side": "buy",
-        "price": "187.25",
-        "quantity": "10",
-        "timestamp": "2025-01-15T14:30:00Z",
-        "exchange": "XNAS",
-        **overrides,
-    }
-    return json.dumps(record)
-
-
-def without(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
-    """Rows as a multiset of tuples without the run-specific ``columns``."""
-
-    def frozen(value: Any) -> Any:
-        return tuple(value) if isinstance(value, list) else value
-
-    return Counter(
-        tuple(frozen(v) for k, v in sorted(row.items()) if k not in columns) for row in rows
-    )
 
 
 def land(run_job: Callable[..., JobRun], topic: str, *argv: str) -> JobRun:
@@ -82,7 +59,7 @@ def test_a_day_landed_from_kafka_ingests_to_the_same_tables_as_its_files(
     publish(
         broker,
         topic,
-        [trade(f"ABORTED-{i}") for i in range(25)],
+        [trade_json(f"ABORTED-{i}") for i in range(25)],
         NOON_MS,
         partitions=3,
         published=published,
@@ -111,17 +88,17 @@ def test_a_day_landed_from_kafka_ingests_to_the_same_tables_as_its_files(
     monkeypatch.setenv("TRADELAKE_DATABASE", f"{kafka_lake.database}_files")
     from_files = run_job("ingest", "--date", DAY.isoformat(), "--raw-uri", str(tmp_path / "raw"))
     assert from_files.exit_code == 0, from_files.summary
-    files_lake = KafkaLake(kafka_lake.lake, f"{kafka_lake.database}_files", broker, tmp_path)
+    files_lake = replace(kafka_lake, database=f"{kafka_lake.database}_files")
 
     counts = ("records_read", "loaded", "duplicates_dropped", "rejected", "rejected_by_reason")
     assert {k: from_kafka.summary[k] for k in counts} == {k: from_files.summary[k] for k in counts}
     assert from_kafka.summary["conservation_ok"] is True
     assert from_kafka.summary["loaded"] == 600
-    assert without(kafka_trades, TRADES_RUN_COLUMNS) == without(
-        files_lake.rows("trades"), TRADES_RUN_COLUMNS
+    assert multiset(kafka_trades, TRADES_RUN_COLUMNS) == files_lake.content(
+        "trades", TRADES_RUN_COLUMNS
     )
-    assert without(kafka_rejects, REJECTS_RUN_COLUMNS) == without(
-        files_lake.rows("trades_rejected"), REJECTS_RUN_COLUMNS
+    assert multiset(kafka_rejects, REJECTS_RUN_COLUMNS) == files_lake.content(
+        "trades_rejected", REJECTS_RUN_COLUMNS
     )
 
 
@@ -130,7 +107,7 @@ def test_messages_that_are_not_json_objects_are_malformed_dead_letters(
 ) -> None:
     topic = broker.create_topic(partitions=1)
     bad = ["[1, 2]", "42", "not json", "", "   ", '"text"', None]
-    good = [trade(f"T{i}") for i in range(100)]
+    good = [trade_json(f"T{i}") for i in range(100)]
     publish(broker, topic, good + bad, NOON_MS, partitions=1)
     assert land(run_job, topic).exit_code == 0
     result = run_job("ingest", "--date", DAY.isoformat(), "--source", "kafka")
@@ -160,7 +137,9 @@ def test_a_second_run_lands_only_what_is_new_and_a_cap_splits_a_backlog(
     kafka_lake: KafkaLake, broker: Broker, run_job: Callable[..., JobRun]
 ) -> None:
     topic = broker.create_topic(partitions=2)
-    published = publish(broker, topic, [trade(f"A{i}") for i in range(10)], NOON_MS, partitions=2)
+    published = publish(
+        broker, topic, [trade_json(f"A{i}") for i in range(10)], NOON_MS, partitions=2
+    )
     first = land(run_job, topic, "--max-offsets-per-partition", "3")
     assert first.exit_code == 0
     assert first.summary["kafka"]["messages"] == 6
@@ -177,7 +156,7 @@ def test_a_second_run_lands_only_what_is_new_and_a_cap_splits_a_backlog(
     publish(
         broker,
         topic,
-        [trade(f"B{i}") for i in range(4)],
+        [trade_json(f"B{i}") for i in range(4)],
         NOON_MS,
         partitions=2,
         published=published,
@@ -199,13 +178,15 @@ def test_a_partition_added_to_the_topic_is_landed_from_its_earliest_offset(
     kafka_lake: KafkaLake, broker: Broker, run_job: Callable[..., JobRun]
 ) -> None:
     topic = broker.create_topic(partitions=1)
-    published = publish(broker, topic, [trade(f"A{i}") for i in range(5)], NOON_MS, partitions=1)
+    published = publish(
+        broker, topic, [trade_json(f"A{i}") for i in range(5)], NOON_MS, partitions=1
+    )
     assert land(run_job, topic).summary["kafka"]["messages"] == 5
     broker.add_partitions(topic, 3)
     publish(
         broker,
         topic,
-        [trade(f"B{i}") for i in range(9)],
+        [trade_json(f"B{i}") for i in range(9)],
         NOON_MS,
         partitions=3,
         published=published,
@@ -223,13 +204,15 @@ def test_offsets_deleted_before_landing_fail_the_run_unless_data_loss_is_allowed
     kafka_lake: KafkaLake, broker: Broker, run_job: Callable[..., JobRun]
 ) -> None:
     topic = broker.create_topic(partitions=2)
-    published = publish(broker, topic, [trade(f"A{i}") for i in range(8)], NOON_MS, partitions=2)
+    published = publish(
+        broker, topic, [trade_json(f"A{i}") for i in range(8)], NOON_MS, partitions=2
+    )
     # 4 messages per partition and the transaction's commit marker: next offset 5.
     assert land(run_job, topic).summary["kafka"]["offsets_committed"] == {"0": 5, "1": 5}
     publish(
         broker,
         topic,
-        [trade(f"B{i}") for i in range(12)],
+        [trade_json(f"B{i}") for i in range(12)],
         NOON_MS,
         partitions=2,
         published=published,
@@ -276,7 +259,9 @@ def test_a_commit_after_another_landing_of_the_same_offsets_starts_over_and_land
     from tradelake import kafka_landing
 
     topic = broker.create_topic(partitions=2)
-    published = publish(broker, topic, [trade(f"A{i}") for i in range(10)], NOON_MS, partitions=2)
+    published = publish(
+        broker, topic, [trade_json(f"A{i}") for i in range(10)], NOON_MS, partitions=2
+    )
     real_read = kafka_landing.read_topic
     raced: list[JobRun] = []
 
@@ -309,9 +294,11 @@ def test_offsets_survive_compaction_and_the_expiry_of_the_landing_snapshot(
     """Compaction commits snapshots without offsets on top; expiry then removes the landing
     snapshot from main's history. The tag keeps it: the next run continues exactly."""
     topic = broker.create_topic(partitions=2)
-    published = publish(broker, topic, [trade(f"A{i}") for i in range(6)], NOON_MS, partitions=2)
+    published = publish(
+        broker, topic, [trade_json(f"A{i}") for i in range(6)], NOON_MS, partitions=2
+    )
     for _ in range(3):
-        more = [trade(f"B{i}") for i in range(4)]
+        more = [trade_json(f"B{i}") for i in range(4)]
         publish(broker, topic, more, NOON_MS, partitions=2, published=published)
         assert land(run_job, topic, "--max-offsets-per-partition", "2").exit_code == 0
     table = f"{kafka_lake.database}.trades_landed"

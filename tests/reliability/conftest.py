@@ -1,9 +1,10 @@
 """The reliability tier: jobs run as separate processes on a lake of their own.
 
 Every test here gets a fresh embedded lake (JDBC/SQLite catalog + warehouse + raw root
-in a temporary folder) and runs jobs the documented way, ``./spark-submit.sh``, so a
-process can be killed, run concurrently or pointed at a standalone cluster. Tables are
-read back with pyiceberg, independently of Spark.
+in a temporary folder: ``ProcessLake``, tests/submit.py) and runs jobs the documented way,
+``./spark-submit.sh``, so a process can be killed, run concurrently or pointed at a
+standalone cluster. Tables are read back with pyiceberg, independently of Spark, and
+compared with the one equality policy of tests/lakes.py (rows as multisets).
 
 How much of it runs is a profile (``TRADELAKE_RELIABILITY_PROFILE``): ``full`` (the
 default, what ``make test-reliability`` runs) or ``ci`` (every kind of check, with fewer
@@ -15,16 +16,13 @@ day keeps its size in both: it must be larger than the memory bound to prove any
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
-from tests.submit import spark_submit, submit_env, summaries
+from tests.submit import ProcessLake
 
 _HERE = Path(__file__).parent
 
@@ -81,88 +79,9 @@ def profile() -> Profile:
     return PROFILES[name]
 
 
-@dataclass
-class ProcessLake:
-    """An embedded lake in ``root`` and the environment that points jobs at it."""
-
-    root: Path
-    database: str = "trading"
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def raw_root(self) -> Path:
-        return self.root / "raw"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.root / "warehouse"
-
-    @property
-    def catalog_db(self) -> Path:
-        return self.root / "catalog.db"
-
-    def settings_env(self) -> dict[str, str]:
-        """TRADELAKE_* variables of this lake (no PII columns are written by default)."""
-        return {
-            "TRADELAKE_CONF_DIR": str(REPO / "conf"),
-            "TRADELAKE_RAW_URI": str(self.raw_root),
-            "TRADELAKE_WAREHOUSE": str(self.warehouse),
-            "TRADELAKE_CATALOG_URI": f"jdbc:sqlite:{self.catalog_db}",
-            "TRADELAKE_DATABASE": self.database,
-            "TRADELAKE_LINEAGE__FILE_PATH": str(self.root / "lineage.jsonl"),
-            **self.extra_env,
-        }
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        """A spark-submit environment (local[2], 1 GiB driver) for this lake."""
-        return submit_env(**{**self.settings_env(), **overrides})
-
-    def submit(
-        self, job: str, *argv: str, timeout: float = 600, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        """``./spark-submit.sh jobs/<job>.py ARGV`` against this lake, waited for."""
-        return spark_submit(job, *argv, env=self.env(**env), timeout=timeout)
-
-    def popen(self, job: str, *argv: str, **env: str) -> subprocess.Popen[str]:
-        """Start ``./spark-submit.sh jobs/<job>.py ARGV`` in its own process group.
-
-        The group lets a test kill the driver JVM and its Python worker together
-        (``os.killpg(proc.pid, signal.SIGKILL)``): spark-submit execs the JVM, so
-        ``proc.pid`` is the driver.
-        """
-        return subprocess.Popen(
-            [str(REPO / "spark-submit.sh"), f"jobs/{job}.py", *argv],
-            cwd=REPO,
-            env=self.env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-
-    def catalog(self) -> Any:
-        """pyiceberg's SqlCatalog over this lake's catalog: what a reader sees."""
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        return SqlCatalog(
-            "lake",
-            uri=f"sqlite:///{self.catalog_db}",
-            warehouse=f"file://{self.warehouse}",
-        )
-
-    def rows(self, table: str, row_filter: str = "true") -> list[dict[str, Any]]:
-        """Every row of ``<database>.<table>`` (current snapshot) as dicts."""
-        loaded = self.catalog().load_table(f"{self.database}.{table}")
-        rows: list[dict[str, Any]] = loaded.scan(row_filter=row_filter).to_arrow().to_pylist()
-        return rows
-
-
 @pytest.fixture
 def process_lake(tmp_path: Path) -> Iterator[ProcessLake]:
     """A fresh embedded lake for jobs run as separate processes."""
     lake = ProcessLake(tmp_path / "lake")
     lake.raw_root.mkdir(parents=True)
     yield lake
-
-
-__all__ = ["ProcessLake", "Profile", "profile", "scale", "summaries"]

@@ -34,15 +34,13 @@ from typing import Any
 
 import psutil
 
-from tests.reliability.conftest import ProcessLake
+from tests.lakes import Rows, multiset, scan_rows
+from tests.submit import ProcessLake
 from tradelake.runtime import last_summary
 
 POLL_SECONDS = 0.05
 # A killed driver's Python workers notice the closed socket and exit; this bounds the wait.
 REAP_SECONDS = 30.0
-
-# A table's content as a multiset of rows, so a duplicated row is a difference.
-Content = Counter[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -273,46 +271,27 @@ def anchor_windows(
     return windows
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(item) for item in value)
-    if isinstance(value, dict):
-        return tuple(sorted((key, _hashable(item)) for key, item in value.items()))
-    return value
-
-
-def load_table(lake: ProcessLake, table: str) -> Any:
-    """pyiceberg's view of ``<database>.<table>``, None when the table does not exist."""
-    catalog = lake.catalog()
-    identifier = f"{lake.database}.{table}"
-    if not catalog.table_exists(identifier):
-        return None
-    return catalog.load_table(identifier)
-
-
 def content(
     lake: ProcessLake,
     table: str,
     exclude: tuple[str, ...] = (),
     snapshot_id: int | None = None,
     loaded: Any = None,
-) -> Content:
-    """Rows of a table (a snapshot of it, or the current one) without ``exclude`` columns."""
-    loaded = loaded if loaded is not None else load_table(lake, table)
+) -> Rows:
+    """Rows of a table (a snapshot of it, or the current one) without ``exclude`` columns.
+
+    A multiset (tests/lakes.py), so a duplicated row is a difference. A table that does not
+    exist (its creation was killed, or never began) has no rows.
+    """
+    loaded = loaded if loaded is not None else lake.table(table)
     if loaded is None:
         return Counter()
-    if snapshot_id is None and loaded.current_snapshot() is None:
-        return Counter()
-    rows = loaded.scan(snapshot_id=snapshot_id).to_arrow().to_pylist()
-    return Counter(
-        tuple(_hashable(value) for key, value in sorted(row.items()) if key not in exclude)
-        for row in rows
-    )
+    return multiset(scan_rows(loaded, snapshot_id=snapshot_id), exclude)
 
 
 def snapshot_ids(lake: ProcessLake, table: str, loaded: Any = None) -> list[int]:
     """Every snapshot of the table's history (empty when it does not exist)."""
-    loaded = loaded if loaded is not None else load_table(lake, table)
+    loaded = loaded if loaded is not None else lake.table(table)
     return [] if loaded is None else [snapshot.snapshot_id for snapshot in loaded.snapshots()]
 
 
@@ -326,7 +305,7 @@ def referenced_files(lake: ProcessLake, table: str) -> set[str]:
     The current metadata file and its log, every snapshot's manifest list, every manifest
     of every snapshot, every data and delete file of those manifests, statistics files.
     """
-    loaded = load_table(lake, table)
+    loaded = lake.table(table)
     if loaded is None:
         return set()
     metadata = loaded.metadata

@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -31,7 +30,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import REPO, Lake, load_job
+from tests.lakes import REPO, Lake
+from tests.submit import load_job
 from tradelake.runtime import last_summary
 
 BUILDER = REPO / "tests" / "data" / "bad" / "build_corpus.py"
@@ -117,15 +117,7 @@ def corpus_run(
     assert set(manifest) == set(CASES)
     with pytest.MonkeyPatch.context() as patch:
         # The same isolation as the lake_env fixture, for a module-wide database.
-        for name in list(os.environ):
-            if name.startswith("TRADELAKE_") and name != "TRADELAKE_JARS_DIR":
-                patch.delenv(name)
-        patch.setenv("TRADELAKE_CONF_DIR", str(REPO / "conf"))
-        patch.setenv("TRADELAKE_CATALOG_URI", f"jdbc:sqlite:{lake.catalog_db}")
-        patch.setenv("TRADELAKE_WAREHOUSE", str(lake.warehouse))
-        patch.setenv("TRADELAKE_RAW_URI", str(root / "raw"))
-        patch.setenv("TRADELAKE_DATABASE", DATABASE)
-        patch.setenv("TRADELAKE_LINEAGE__FILE_PATH", str(root / "lineage.jsonl"))
+        Lake(lake.root, DATABASE, files=root).use(patch)
         settings = load_settings()
         days = sorted({day.isoformat() for day in DAYS.values()})
         runs = {day: _run_ingest(day) for day in days}

@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import ProcessLake, scale, summaries
+from tests.lakes import Rows, difference, multiset
+from tests.reliability.conftest import scale
 from tests.spark.rawfiles import expected_reasons
+from tests.submit import ProcessLake, summaries
 from tradelake.sample import generate_day
 
 # Recent days, so the default maintenance steps (retention 90 days, raw files 30 days)
@@ -37,12 +39,9 @@ RUN_SPECIFIC = frozenset({"run_id", "ingested_at", "rejected_at"})
 # A process that hangs is a failure, not a wait: far above a run on a busy 2-core machine.
 PROCESS_TIMEOUT_SECONDS = 900
 # Small days on 2 shared cores: 200 shuffle partitions (Spark's default) double a run's
-# CPU, and the JIT's optimizing tier costs more than it saves in a short job. Neither
+# CPU (the JVMs are the tiny profile's, as for every test job: tests/submit.py). Neither
 # changes what is written or how commits meet; every job runs via ./spark-submit.sh.
-FAST_START = {
-    "SPARK_SUBMIT_OPTS_EXTRA": "--conf spark.sql.shuffle.partitions=4",
-    "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
-}
+FAST_START = {"SPARK_SUBMIT_OPTS_EXTRA": "--conf spark.sql.shuffle.partitions=4"}
 
 # What a failed run's output is searched for, so a catalog lock is reported verbatim.
 _EVIDENCE = re.compile(
@@ -159,26 +158,21 @@ def assert_commit_retries(summary: dict[str, Any]) -> dict[str, int]:
     return retries
 
 
-def _comparable(column: str, value: Any) -> Any:
-    if column == "source_file" and isinstance(value, str):
-        # The raw roots differ between lakes; the path below them is the same file.
-        return value.rpartition("/trades/")[2]
-    if isinstance(value, list):
-        return tuple(value)
-    return value
+def content(rows: list[dict[str, Any]]) -> Rows:
+    """Rows as a multiset (tests/lakes.py), without run-specific columns.
 
-
-def content(rows: list[dict[str, Any]]) -> Counter[tuple[tuple[str, Any], ...]]:
-    """Rows as a multiset, without run-specific columns."""
-    return Counter(
-        tuple(sorted((k, _comparable(k, v)) for k, v in row.items() if k not in RUN_SPECIFIC))
-        for row in rows
+    ``source_file`` is taken relative to the raw root: the raw roots differ between lakes,
+    the path below them is the same file.
+    """
+    return multiset(
+        (
+            {**row, "source_file": row["source_file"].rpartition("/trades/")[2]}
+            if isinstance(row.get("source_file"), str)
+            else row
+            for row in rows
+        ),
+        without=RUN_SPECIFIC,
     )
-
-
-def multiset_diff(expected: Counter[Any], actual: Counter[Any]) -> tuple[int, int]:
-    """(rows lost, rows extra or duplicated) of ``actual`` against ``expected``."""
-    return sum((expected - actual).values()), sum((actual - expected).values())
 
 
 @dataclass(frozen=True)
@@ -209,7 +203,7 @@ def assert_day_equals_reference(
         ("trades", reference.trades, actual.trades),
         ("trades_rejected", reference.rejected, actual.rejected),
     ):
-        lost, extra = multiset_diff(content(expected), content(got))
+        lost, extra = difference(content(expected), content(got))
         tally[f"{table} rows lost"] += lost
         tally[f"{table} rows extra"] += extra
         tally[f"{table} rows compared"] += len(expected)

@@ -35,8 +35,10 @@ from typing import Any
 
 import pytest
 
+from tests.lakes import Rows
 from tests.reliability import crash
-from tests.reliability.conftest import ProcessLake, profile, scale
+from tests.reliability.conftest import profile, scale
+from tests.submit import ProcessLake
 from tradelake.runtime import last_summary
 from tradelake.sample import generate_day
 
@@ -56,8 +58,6 @@ RUN_COLUMNS = {
     "trades_rejected": ("run_id", "rejected_at"),
     "daily_volume": ("run_id",),
 }
-# Small Spark for small data: fewer shuffle tasks, no UI (the write path is the same).
-SPARK_EXTRA = "--conf spark.sql.shuffle.partitions=2 --conf spark.ui.enabled=false"
 # The test day is a fixed date in the past: retention must not delete it during compaction.
 FAR_RETENTION = {
     "TRADELAKE_MAINTENANCE__RETENTION_DAYS": (
@@ -90,7 +90,7 @@ class Version:
 
     name: str
     folder: Path
-    tables: dict[str, crash.Content] = field(default_factory=dict)
+    tables: dict[str, Rows] = field(default_factory=dict)
     trades_rows: Any = None  # the full trades rows (pyarrow), to restore this version
 
 
@@ -130,7 +130,7 @@ class Lab:
 
 
 def _lake(root: Path) -> ProcessLake:
-    lake = ProcessLake(root, extra_env={"SPARK_SUBMIT_OPTS_EXTRA": SPARK_EXTRA})
+    lake = ProcessLake(root)
     lake.raw_root.mkdir(parents=True)
     return lake
 
@@ -139,7 +139,7 @@ def _ingest_argv(landing: Path) -> list[str]:
     return ["--date", DAY.isoformat(), "--raw-uri", str(landing)]
 
 
-def _state(lake: ProcessLake, table: str) -> crash.Content:
+def _state(lake: ProcessLake, table: str) -> Rows:
     return crash.content(lake, table, RUN_COLUMNS.get(table, ()))
 
 
@@ -186,7 +186,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         windows.setdefault("daily_volume", _windows(gold, GOLD_ANCHORS))
         for table in ("trades", "trades_rejected", "daily_volume"):
             version.tables[table] = _state(reference, table)
-        version.trades_rows = crash.load_table(reference, "trades").scan().to_arrow()
+        version.trades_rows = reference.table("trades").scan().to_arrow()
     # Loaded counts the generator promised: the references are the right days.
     assert sum(versions["A"].tables["trades"].values()) == 400
     assert sum(versions["B"].tables["trades"].values()) == 300
@@ -206,13 +206,11 @@ def _history(lake: ProcessLake, tables: list[str]) -> dict[str, list[int]]:
     return {table: crash.snapshot_ids(lake, table) for table in tables}
 
 
-def _full(lake: ProcessLake, table: str) -> crash.Content:
+def _full(lake: ProcessLake, table: str) -> Rows:
     return crash.content(lake, table)
 
 
-def _check_appended_records(
-    lab: Lab, job: str, before: dict[str, crash.Content], run: crash.Run
-) -> str:
+def _check_appended_records(lab: Lab, job: str, before: dict[str, Rows], run: crash.Run) -> str:
     """job_runs and quality_results: the run's complete record was appended, or nothing.
 
     Returns "recorded" or "unrecorded" for the trial's outcome.
@@ -233,8 +231,7 @@ def _check_appended_records(
         return "unrecorded"
     # quality_results is written before job_runs: a recorded run has all its checks.
     assert sum(new_quality.values()) == expected_checks, new_quality
-    names = crash.load_table(lake, "job_runs").schema().column_names
-    row = dict(zip(sorted(names), next(iter(new_runs)), strict=True))
+    row = dict(next(iter(new_runs)))
     assert row["job"] == job and row["status"] == "ok" and row["exit_code"] == 0, row
     return "recorded"
 
@@ -262,7 +259,7 @@ def _record(
     print(trial.describe())
 
 
-def _name_of(lab: Lab, table: str, state: crash.Content) -> str:
+def _name_of(lab: Lab, table: str, state: Rows) -> str:
     if not state:
         return "empty"
     for version in lab.versions.values():
@@ -284,7 +281,7 @@ def _restore_trades(lake: ProcessLake, version: Version) -> None:
     """Make ``version``'s trades (as its reference ingest wrote them) the current day."""
     from pyiceberg.expressions import AlwaysTrue
 
-    table = crash.load_table(lake, "trades")
+    table = lake.table("trades")
     with table.transaction() as transaction:
         transaction.delete(AlwaysTrue())
         transaction.append(version.trades_rows)
@@ -298,7 +295,7 @@ def _fragment(lake: ProcessLake, pieces: int = 6) -> None:
     """
     from pyiceberg.expressions import AlwaysTrue
 
-    table = crash.load_table(lake, "trades")
+    table = lake.table("trades")
     rows = table.scan().to_arrow()
     before = crash.content(lake, "trades", loaded=table)
     step = -(-rows.num_rows // pieces)
@@ -307,7 +304,7 @@ def _fragment(lake: ProcessLake, pieces: int = 6) -> None:
         for start in range(0, rows.num_rows, step):
             transaction.append(rows.slice(start, step))
     assert crash.content(lake, "trades") == before
-    assert len(crash.load_table(lake, "trades").inspect.data_files()) == pieces
+    assert len(lake.table("trades").inspect.data_files()) == pieces
 
 
 # --- the tests ----------------------------------------------------------------------------
@@ -448,7 +445,7 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
         random.Random(SEED + 2), lab.windows["compact"], trials(COMPACT_ANCHORS)
     )
     for number, moment in enumerate(moments, start=1):
-        if len(crash.load_table(lake, "trades").inspect.data_files()) < 5:
+        if len(lake.table("trades").inspect.data_files()) < 5:
             orphans = crash.unreferenced_files(lake)
             _fragment(lake)
             assert crash.unreferenced_files(lake) == orphans
@@ -482,13 +479,13 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
     assert any("trades" in t.outcome for t in compact_trials)
     assert any("trades" not in t.outcome for t in compact_trials)
 
-    if len(crash.load_table(lake, "trades").inspect.data_files()) < 5:
+    if len(lake.table("trades").inspect.data_files()) < 5:
         _fragment(lake)
     rows = _full(lake, "trades")
     rerun = crash.watch(lake, "compact", [], COMPACT_TABLES, env=FAR_RETENTION)
     _must_finish(rerun, "rerun after the kills")
     assert _full(lake, "trades") == rows
-    assert len(crash.load_table(lake, "trades").inspect.data_files()) == 1
+    assert len(lake.table("trades").inspect.data_files()) == 1
 
 
 def test_orphan_scan_finds_exactly_the_files_killed_runs_left(lab: Lab) -> None:

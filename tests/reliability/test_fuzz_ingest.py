@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO
+from tests.lakes import REPO, trade_json
 from tests.reliability.conftest import profile, scale
 from tests.reliability.reference_model import (
     ALL_REASONS,
@@ -1033,17 +1033,8 @@ def test_full_ingest_job_publishes_what_the_model_expects(
 
 
 def _trade(trade_id: str, **overrides: str) -> str:
-    fields = {
-        "trade_id": trade_id,
-        "symbol": "AAPL",
-        "side": "buy",
-        "price": "187.25",
-        "quantity": "10",
-        "timestamp": "2025-01-15T10:00:00Z",
-        "exchange": "XNAS",
-        **overrides,
-    }
-    return json.dumps(fields)
+    """The valid trade at 10:00 UTC, a JSON Lines record."""
+    return trade_json(trade_id, **{"timestamp": "2025-01-15T10:00:00Z", **overrides})
 
 
 def _bare(line: str, field: str, token: str) -> str:

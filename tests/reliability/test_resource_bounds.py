@@ -23,7 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.reliability.conftest import ProcessLake, scale, summaries
+from tests.reliability.conftest import scale
+from tests.submit import ProcessLake, summaries
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
@@ -216,11 +217,10 @@ def test_ingest_of_a_day_several_times_the_heap_stays_bounded(
         DAY.isoformat(),
         SPARK_DRIVER_MEMORY=f"{HEAP_MIB}m",
         SPARK_SUBMIT_OPTS_EXTRA=f"--conf spark.local.dir={tmp_path / 'spark-local'}",
-        # The JVM a deployment runs (not the test tiers' fast-start one, nor their class
-        # archive; the JIT option spark-submit.sh sets by default): memory is measured.
-        SPARK_JAVA_OPTS_EXTRA="",
+        # The JVM a deployment runs (spark-submit.sh's default profile, with its JIT
+        # option; not the test jobs' tiny one, nor their class archive): memory is measured.
+        TRADELAKE_JVM_PROFILE="production",
         TRADELAKE_JVM_ARCHIVE="",
-        TRADELAKE_JIT_OPTS="-XX:-DontCompileHugeMethods",
     )
     peaks = MemoryPeaks()
     # spark-submit execs the driver JVM, so proc.pid is the JVM; Python is its child.

@@ -1,4 +1,7 @@
-"""Test helpers: the one equality policy and raw-row builders."""
+"""Spark test helpers: the one DataFrame equality policy and raw-row builders.
+
+What pyiceberg reads back is compared with tests/lakes.py's policy (rows as a multiset).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,8 @@ from typing import Any
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from tests.lakes import VALID_TRADE
 from tradelake.contract import RAW_SCHEMA, READ_FIELDS
-
-VALID = {
-    "trade_id": "T1",
-    "symbol": "AAPL",
-    "side": "buy",
-    "price": "187.25",
-    "quantity": "10",
-    "timestamp": "2025-01-15T14:30:00Z",
-    "exchange": "XNAS",
-}
 
 
 def assert_frames_equal(actual: DataFrame, expected: DataFrame, *, ordered: bool = False) -> None:
@@ -28,10 +22,10 @@ def assert_frames_equal(actual: DataFrame, expected: DataFrame, *, ordered: bool
 
 
 def raw_frame(spark: SparkSession, *records: dict[str, Any]) -> DataFrame:
-    """Raw rows (RAW_SCHEMA) from partial dicts: fields default to VALID's."""
+    """Raw rows (RAW_SCHEMA) from partial dicts: fields default to VALID_TRADE's."""
     rows = []
     for index, overrides in enumerate(records):
-        fields = {**VALID, **overrides}
+        fields = {**VALID_TRADE, **overrides}
         rows.append(
             (
                 fields.get("source_file", "file:/raw/a.jsonl"),

@@ -344,7 +344,7 @@ def test_compaction_and_ingest_committing_at_once_lose_nothing(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.conftest import load_job
+    from tests.submit import load_job
 
     table = lake_env.table("trades")
     write_small_files(spark, lake_env, OLD, files=30, rows_per_file=2)

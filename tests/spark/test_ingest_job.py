@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from tests.lakes import Lake
 from tests.spark.helpers import assert_frames_equal
 from tests.spark.rawfiles import (
     CSV_HEADER,
@@ -415,16 +416,11 @@ def test_bad_configuration_exits_2(
     assert "catalog_type" in run.summary["error"]
 
 
-def test_pyiceberg_reads_what_spark_wrote(lake: Any, lake_env: Any, run_job: Any) -> None:
-    from pyiceberg.catalog.sql import SqlCatalog
-
+def test_pyiceberg_reads_what_spark_wrote(lake: Lake, lake_env: Any, run_job: Any) -> None:
     write_messy_day(day_folder(lake_env.raw_root, DAY))
     assert run_job("ingest", "--date", DAY, *LOOSE_GATE).exit_code == 0
 
-    catalog = SqlCatalog(
-        "lake", uri=f"sqlite:///{lake.catalog_db}", warehouse=f"file://{lake.warehouse}"
-    )
-    table = catalog.load_table(f"{lake_env.database}.trades")
+    table = lake.catalog().load_table(f"{lake_env.database}.trades")
     assert table.format_version == 2
     rows = table.scan(selected_fields=("trade_id", "price", "trade_date")).to_arrow().to_pylist()
     assert sorted((r["trade_id"], r["price"]) for r in rows) == sorted(

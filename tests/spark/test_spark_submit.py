@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lakes import Lake
 from tests.spark.rawfiles import CSV_HEADER, day_folder, write_lines
 from tests.submit import spark_submit, submit_env
 from tradelake.runtime import last_summary
@@ -47,19 +48,13 @@ TRICKY_LINES = [
 
 def test_spark_submit_runs_ingest_and_tolerates_glue_arguments(tmp_path: Path) -> None:
     """The documented command, Glue's extra arguments, and issue 14's tricky input end to end."""
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    raw = tmp_path / "raw"
+    lake = Lake(tmp_path)
+    raw = lake.raw_root
     rows = [f"T{i},AAPL,buy,1.5,1,2025-01-15T20:00:00Z,XNAS" for i in range(3)]
     rows.append("E2,AAPL,buy,1.0000000000000000001,1,2025-01-15T20:00:00Z,XNAS")
     write_lines(day_folder(str(raw), "2025-01-15") / "a.csv", [CSV_HEADER, *rows])
     write_lines(day_folder(str(raw), "2025-01-15") / "tricky.jsonl", TRICKY_LINES)
-    env = submit_env(
-        TRADELAKE_RAW_URI=str(raw),
-        TRADELAKE_WAREHOUSE=str(tmp_path / "warehouse"),
-        TRADELAKE_CATALOG_URI=f"jdbc:sqlite:{tmp_path / 'catalog.db'}",
-        SPARK_MASTER="local[1]",
-    )
+    env = submit_env(**lake.settings_env(), SPARK_MASTER="local[1]")
     done = spark_submit(
         "ingest",
         "--date",
@@ -82,19 +77,14 @@ def test_spark_submit_runs_ingest_and_tolerates_glue_arguments(tmp_path: Path) -
         "malformed_record": 2,
     }
 
-    catalog = SqlCatalog(
-        "lake",
-        uri=f"sqlite:///{tmp_path / 'catalog.db'}",
-        warehouse=f"file://{tmp_path / 'warehouse'}",
-    )
-    trades = catalog.load_table("trading.trades").scan().to_arrow().to_pylist()
+    trades = lake.rows("trades")
     loaded = {row["trade_id"]: (row["price"], row["traded_at"].isoformat()) for row in trades}
     assert loaded == {
         **{f"T{i}": (Decimal("1.5"), "2025-01-15T20:00:00+00:00") for i in range(3)},
         "E6": (Decimal("187.25"), "2025-01-15T10:00:00+00:00"),
         **{f"K{i}": (Decimal("187.25"), "2025-01-15T12:00:00+00:00") for i in (1, 2, 3)},
     }
-    rejects = catalog.load_table("trading.trades_rejected").scan().to_arrow().to_pylist()
+    rejects = lake.rows("trades_rejected")
     by_line = {row["record"]: row["reasons"] for row in rejects}
     assert by_line[TRICKY_LINES[5]] == ["malformed_record"]  # the whole line, both trades
     assert by_line[TRICKY_LINES[6]] == ["malformed_record"]
