@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +63,7 @@ from tradelake.tables import TRADES_LANDED, ensure_tables
 from tradelake.writes import (
     LostRace,
     append_to_branch,
+    commit_backoff,
     create_branch,
     drop_branch,
     publish_branch,
@@ -78,8 +78,6 @@ TAG_PREFIX = "tradelake-kafka-offsets-"
 BRANCH_PREFIX = "land_"
 # A killed run's branch is dropped by expire_snapshots once it is this old.
 BRANCH_MAX_AGE_MS = 24 * 3600 * 1000
-ATTEMPT_BACKOFF_SECONDS = 1.0
-ATTEMPT_BACKOFF_MAX_SECONDS = 10.0
 
 
 # --- pure planning --------------------------------------------------------------------------
@@ -496,8 +494,7 @@ def land(
                     f"commit to another writer (last: {retry}); nothing of this run was "
                     "published. Rerun (a landing run reads its offsets again)"
                 ) from retry
-            wait = min(ATTEMPT_BACKOFF_MAX_SECONDS, ATTEMPT_BACKOFF_SECONDS * 2 ** (number - 1))
-            wait *= 0.5 + 0.5 * random.random()
+            wait = commit_backoff(number)
             log.warning(
                 "landing commit lost a race, starting over",
                 extra={"attempt": number, "reason": str(retry), "wait_seconds": round(wait, 2)},

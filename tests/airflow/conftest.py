@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 
 HAVE_AIRFLOW = importlib.util.find_spec("airflow") is not None
 collect_ignore_glob = [] if HAVE_AIRFLOW else ["test_*.py"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.airflow.conftest import task_states
-from tests.conftest import REPO, FakeAws
+from tests.lakes import REPO, FakeAws
 from tests.unit import k8s_manifests as km
 from tradelake import orchestration as o
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 from tests.report_fixtures import D13, D17, build_small_lake, sqlite_catalog
 from tradelake.config import Settings
 from tradelake.report.html import render_html

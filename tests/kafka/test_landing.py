@@ -256,7 +256,7 @@ def test_a_commit_after_another_landing_of_the_same_offsets_starts_over_and_land
     The late run's fast-forward is refused (main moved since its offsets were read), it
     starts over, finds the range landed and publishes nothing.
     """
-    from tradelake import kafka_landing
+    from tradelake import kafka_landing, writes
 
     topic = broker.create_topic(partitions=2)
     published = publish(
@@ -273,7 +273,7 @@ def test_a_commit_after_another_landing_of_the_same_offsets_starts_over_and_land
         return frame
 
     monkeypatch.setattr(kafka_landing, "read_topic", read_then_lose_the_race)
-    monkeypatch.setattr(kafka_landing, "ATTEMPT_BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(writes, "COMMIT_BACKOFF_SECONDS", 0.01)
     late = land(run_job, topic)
     (winner,) = raced
     assert winner.exit_code == 0 and winner.summary["kafka"]["messages"] == 10

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 
 SCHEMA_DIR = REPO / "tests" / "schemas" / "spark-operator"
 GROUP_VERSION = "sparkoperator.k8s.io/v1beta2"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 from tradelake.config import Settings, load_settings, settings_argument
 from tradelake.deploy import job_settings
 from tradelake.errors import ConfigError

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import AliasChoices, BaseModel
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 from tradelake import errors
 from tradelake.config import DEFAULT_INGEST_SEVERITY, Settings
 from tradelake.contract import REASON_CODES

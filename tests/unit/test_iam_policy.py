@@ -20,7 +20,7 @@ import pytest
 from botocore import xform_name
 from botocore.session import get_session
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 
 LIB = REPO / "lib" / "tradelake"
 JOB_POLICY = REPO / "deploy" / "iam-policy.json"

@@ -34,8 +34,9 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.conftest import REPO, load_job
+from tests.lakes import REPO
 from tests.locks import pinned
+from tests.submit import load_job
 from tests.unit import k8s_manifests as km
 from tradelake.config import Settings, load_settings
 from tradelake.jars import JARS

@@ -13,7 +13,7 @@ import re
 import tomllib
 from typing import Any
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 
 PACKAGE = REPO / "lib" / "tradelake"
 DEVELOPMENT_PAGE = REPO / "docs" / "development.md"

@@ -984,7 +984,7 @@ def test_events_serialize_dates_in_quality_checks() -> None:
 def test_the_custom_quality_facet_schema_is_published_in_the_repo() -> None:
     import json as _json
 
-    from tests.conftest import REPO
+    from tests.lakes import REPO
     from tradelake.lineage import QUALITY_FACET_SCHEMA
 
     published = REPO / "spec" / "facets" / "TradelakeQualityRunFacet.json"

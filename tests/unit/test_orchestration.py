@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.lakes import REPO
 from tradelake import orchestration as o
 from tradelake.errors import ConfigError
 from tradelake.runtime import last_summary
@@ -268,7 +268,7 @@ def test_each_spark_application_parses_with_its_jobs_parser_for_the_date(
     for the spark-operator and for the job (strictly: no unknown flag)."""
     import os
 
-    from tests.conftest import load_job
+    from tests.submit import load_job
     from tests.unit import k8s_manifests as km
     from tests.unit.test_k8s import parse_with_job
 
