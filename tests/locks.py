@@ -59,3 +59,12 @@ def drift(lock: Path) -> list[str]:
         f"{name} {have[name]}: installed, not in the lock" for name in have if name not in want
     ]
     return problems
+
+
+def assert_running_on_lock(variable: str, default: str, remedy: str) -> None:
+    """Fail, listing the differences, unless this virtualenv is exactly its lock."""
+    lock = lock_path(variable, default)
+    problems = drift(lock)
+    assert not problems, f"this virtualenv is not {lock.relative_to(REPO)}; {remedy}: " + "; ".join(
+        problems
+    )

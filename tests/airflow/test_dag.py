@@ -279,17 +279,21 @@ def use_moto_connection(fake: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
-    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Moto finishes a Glue job run at once: this proves the wiring (the job names, the
-    arguments, the S3 sensor, the connection), not what a Glue run does."""
-    prefix = "af-tradelake-"
-    names = deploy_glue_jobs(aws_env, prefix)
-    s3 = aws_env.client("s3")
+def glue_dag(
+    fake: FakeAws,
+    load_dag: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    prefix: str,
+    day: str,
+    **settings: str,
+) -> tuple[Any, list[str]]:
+    """The DAG with the glue runner on the moto server, its Glue jobs deployed under
+    ``prefix`` and a raw file landed for ``day``; ``settings`` are more DAG settings."""
+    names = deploy_glue_jobs(fake, prefix)
+    s3 = fake.client("s3")
     s3.create_bucket(Bucket="tradelake-raw")
-    s3.put_object(Bucket="tradelake-raw", Key="raw/trades/date=2025-01-15/a.jsonl", Body=b"{}\n")
-    use_moto_connection(aws_env, monkeypatch)
+    s3.put_object(Bucket="tradelake-raw", Key=f"raw/trades/date={day}/a.jsonl", Body=b"{}\n")
+    use_moto_connection(fake, monkeypatch)
     dag = load_dag(
         retries="0",
         runner="glue",
@@ -298,8 +302,19 @@ def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
         glue_poll_seconds="1",
         sensor_poke_seconds="1",
         sensor_timeout_seconds="30",
-        region=aws_env.region,
+        region=fake.region,
+        **settings,
     ).dag
+    return dag, names
+
+
+def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
+    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moto finishes a Glue job run at once: this proves the wiring (the job names, the
+    arguments, the S3 sensor, the connection), not what a Glue run does."""
+    prefix = "af-tradelake-"
+    dag, names = glue_dag(aws_env, load_dag, monkeypatch, prefix, "2025-01-15")
 
     dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
 
@@ -366,22 +381,14 @@ def test_a_glue_task_killed_by_its_timeout_stops_its_run(
     """Without stop_job_run_on_kill the run would go on after the task failed, and the
     retry would start a second run of the same date beside it."""
     prefix = "afkill-tradelake-"
-    deploy_glue_jobs(aws_env, prefix)
-    s3 = aws_env.client("s3")
-    s3.create_bucket(Bucket="tradelake-raw")
-    s3.put_object(Bucket="tradelake-raw", Key="raw/trades/date=2025-01-16/a.jsonl", Body=b"{}\n")
-    use_moto_connection(aws_env, monkeypatch)
-    dag = load_dag(
-        retries="0",
-        runner="glue",
-        raw_uri="s3://tradelake-raw/raw",
-        glue_job_prefix=prefix,
-        glue_poll_seconds="1",
+    dag, _ = glue_dag(
+        aws_env,
+        load_dag,
+        monkeypatch,
+        prefix,
+        "2025-01-16",
         job_timeout_minutes="0.05",  # 3 s
-        sensor_poke_seconds="1",
-        sensor_timeout_seconds="30",
-        region=aws_env.region,
-    ).dag
+    )
 
     with glue_runs_never_finish(aws_env):
         dag_run = dag.test(logical_date=datetime(2025, 1, 16, tzinfo=UTC))

@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.locks import REPO, drift, lock_path, pinned
+from tests.locks import REPO, assert_running_on_lock, pinned
 
 LOCKS = REPO / "requirements"
 # Which of pyproject's extras each lock resolves (None: the package's own dependencies).
@@ -43,11 +43,10 @@ def requirements_of(extras: tuple[str | None, ...]) -> list[Requirement]:
 
 
 def test_this_virtualenv_is_exactly_its_lock() -> None:
-    lock = lock_path("TRADELAKE_LOCK", "requirements/dev.txt")
-    problems = drift(lock)
-    assert not problems, (
-        f"this virtualenv is not {lock.relative_to(REPO)}; `make setup` installs it again "
-        "(after `make lock` if pyproject.toml changed): " + "; ".join(problems)
+    assert_running_on_lock(
+        "TRADELAKE_LOCK",
+        "requirements/dev.txt",
+        "`make setup` installs it again (after `make lock` if pyproject.toml changed)",
     )
 
 
