@@ -18,7 +18,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -30,17 +29,6 @@ collect_ignore_glob = [] if HAVE_AIRFLOW else ["test_*.py"]
 DAG_FILE = REPO / "dags" / "tradelake_daily.py"
 _modules = itertools.count(1)
 _home: Path | None = None
-
-
-def provider_events() -> list[dict[str, Any]]:
-    """The events the Airflow OpenLineage provider wrote for the tasks (its file transport)."""
-    import json
-
-    assert _home is not None
-    path = _home / "openlineage-airflow.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,8 +115,3 @@ def rendered_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("k8s") / "tradelake-jobs.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     yield path
-
-
-def task_states(dag_run: Any) -> dict[str, str]:
-    """``{task_id: state}`` of a finished run, as Airflow recorded it."""
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}

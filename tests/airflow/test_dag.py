@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.conftest import task_states
+from tests.airflow.runs import task_states
 from tests.lakes import REPO, FakeAws
 from tests.unit import k8s_manifests as km
 from tradelake import orchestration as o

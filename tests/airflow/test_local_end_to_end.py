@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.conftest import provider_events, task_states
 from tests.airflow.recorder import Recorder, recording
+from tests.airflow.runs import provider_events, task_states
 from tests.lakes import REPO, Lake, Rows
 from tests.lineage_schema import assert_valid_run_event
 from tests.submit import TEST_JOB_ENV

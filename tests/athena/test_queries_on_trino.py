@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.athena.conftest import DATABASE, DAYS, REJECTED, TRADES, AthenaLake, Trade, TrinoServer
+from tests.athena.lake import DATABASE, DAYS, REJECTED, TRADES, AthenaLake, Trade, TrinoServer
 from tests.lakes import REPO
 from tradelake.athena import AthenaQuery, list_queries, load_query, render_parameters
 from tradelake.errors import ConfigError

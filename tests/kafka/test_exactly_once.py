@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.kafka.conftest import Broker, KafkaLake, Published, publish
+from tests.kafka.broker import Broker, KafkaLake, Published, publish
 from tests.lakes import trade_json
 from tests.reliability import crash
 from tests.submit import JobRun

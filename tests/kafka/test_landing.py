@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.kafka.conftest import Broker, KafkaLake, publish
+from tests.kafka.broker import Broker, KafkaLake, publish
 from tests.lakes import multiset, trade_json
 from tests.submit import JobRun
 from tradelake.sample import generate_day

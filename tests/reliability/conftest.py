@@ -10,14 +10,13 @@ How much of it runs is a profile (``TRADELAKE_RELIABILITY_PROFILE``): ``full`` (
 default, what ``make test-reliability`` runs) or ``ci`` (every kind of check, with fewer
 kill trials and fuzz examples, so CI stays within its time budget; the resource-bound
 day keeps its size in both: it must be larger than the memory bound to prove anything).
-``TRADELAKE_RELIABILITY_SCALE=N`` multiplies the profile's counts.
+``TRADELAKE_RELIABILITY_SCALE=N`` multiplies the profile's counts
+(tests/reliability/profiles.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,51 +31,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(item.path).parents:
             item.add_marker(pytest.mark.reliability)
-
-
-def scale() -> int:
-    """Multiplier of trial and example counts (``TRADELAKE_RELIABILITY_SCALE``, >= 1)."""
-    return max(1, int(os.environ.get("TRADELAKE_RELIABILITY_SCALE", "1")))
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How many trials and examples each reliability test runs (before ``scale()``)."""
-
-    name: str
-    # SIGKILL trials per job (ingest, daily_volume, compact); None: one per kill anchor of
-    # the job (every moment kind once: before, between and after its commits).
-    crash_trials: int | None
-    # Random landing days compared with the reference model, in-process.
-    fuzz_examples: int
-    # Drawn days run through jobs/ingest.py itself.
-    fuzz_job_examples: int
-
-
-PROFILES = {
-    "full": Profile(
-        "full",
-        crash_trials=10,
-        fuzz_examples=1000,
-        fuzz_job_examples=5,
-    ),
-    "ci": Profile(
-        "ci",
-        crash_trials=None,
-        fuzz_examples=50,
-        fuzz_job_examples=2,
-    ),
-}
-
-
-def profile() -> Profile:
-    """The profile ``TRADELAKE_RELIABILITY_PROFILE`` names (``full`` or ``ci``)."""
-    name = os.environ.get("TRADELAKE_RELIABILITY_PROFILE", "full")
-    if name not in PROFILES:
-        raise pytest.UsageError(
-            f"TRADELAKE_RELIABILITY_PROFILE={name!r}: use one of {sorted(PROFILES)}"
-        )
-    return PROFILES[name]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.lakes import Rows, difference, multiset
-from tests.reliability.conftest import scale
+from tests.reliability.profiles import scale
 from tests.spark.rawfiles import expected_reasons
 from tests.submit import ProcessLake, summaries
 from tradelake.sample import generate_day

@@ -37,7 +37,7 @@ import pytest
 
 from tests.lakes import Rows
 from tests.reliability import crash
-from tests.reliability.conftest import profile, scale
+from tests.reliability.profiles import profile, scale
 from tests.submit import ProcessLake
 from tradelake.runtime import last_summary
 from tradelake.sample import generate_day

@@ -11,7 +11,7 @@ loaded rows, the exact reject multiset with reason codes, the duplicate count.
 
 The strategies exclude nothing the contract covers: a bug the fuzzer finds is fixed, and its
 shrunk batch stays below as a regression test. Example counts follow the tier's profile
-(``tests/reliability/conftest.py``); a failure prints the reproduction blob and the shrunk
+(``tests/reliability/profiles.py``); a failure prints the reproduction blob and the shrunk
 batch. Every reason code, duplicates and every landing format are certain to be drawn:
 explicit examples holding each run first, whatever the random draws cover.
 """
@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from tests.lakes import REPO, trade_json
-from tests.reliability.conftest import profile, scale
+from tests.reliability.profiles import profile, scale
 from tests.reliability.reference_model import (
     ALL_REASONS,
     FIELDS,

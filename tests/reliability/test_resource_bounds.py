@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.reliability.conftest import scale
+from tests.reliability.profiles import scale
 from tests.submit import ProcessLake, summaries
 from tradelake.sample import generate_day
 
