@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 from tests.lakes import REPO, FakeAws, Lake
-from tradelake.runtime import run_summaries
 
 # Tiny data: a stage of 16 tasks (8 per core, the jobs' local default) is mostly
 # scheduling; no UI to start.
@@ -86,10 +85,6 @@ def spark_submit(
         timeout=timeout,
         check=False,
     )
-
-
-# Every JSON run summary line in a job's output (a backfill prints one per date).
-summaries = run_summaries
 
 
 @dataclass(frozen=True)

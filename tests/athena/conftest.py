@@ -33,7 +33,8 @@ from tests.athena.lake import (
     TrinoServer,
 )
 from tests.lakes import REPO, FakeAws, free_port
-from tests.submit import fake_aws_settings, spark_submit, submit_env, summaries
+from tests.submit import fake_aws_settings, spark_submit, submit_env
+from tradelake.runtime import run_summaries
 
 
 def _aws_env(fake: FakeAws) -> dict[str, str]:
@@ -55,7 +56,7 @@ def _aws_env(fake: FakeAws) -> dict[str, str]:
 
 def _submit(fake: FakeAws, job: str, *argv: str) -> list[dict[str, Any]]:
     done = spark_submit(job, *argv, env=_aws_env(fake))
-    found = summaries(done.stdout)
+    found = run_summaries(done.stdout)
     assert done.returncode == 0 and found, (
         f"{job} {argv} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
     )

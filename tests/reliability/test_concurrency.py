@@ -24,7 +24,8 @@ import pytest
 from tests.lakes import Rows, difference, multiset
 from tests.reliability.profiles import scale
 from tests.spark.rawfiles import expected_reasons
-from tests.submit import ProcessLake, summaries
+from tests.submit import ProcessLake
+from tradelake.runtime import run_summaries
 from tradelake.sample import generate_day
 
 # Recent days, so the default maintenance steps (retention 90 days, raw files 30 days)
@@ -68,7 +69,7 @@ class Finished:
 
     @property
     def summaries(self) -> list[dict[str, Any]]:
-        return summaries(self.stdout)
+        return run_summaries(self.stdout)
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -24,7 +24,8 @@ import psutil
 import pytest
 
 from tests.reliability.profiles import scale
-from tests.submit import ProcessLake, summaries
+from tests.submit import ProcessLake
+from tradelake.runtime import run_summaries
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
@@ -254,7 +255,7 @@ def test_ingest_of_a_day_several_times_the_heap_stays_bounded(
     for name, value in figures.items():
         record_property(name, value)
 
-    printed = summaries(stdout)
+    printed = run_summaries(stdout)
     assert proc.returncode == 0 and printed, f"{stdout[-4000:]}\n{stderr[-4000:]}"
     summary = printed[-1]
     assert "OutOfMemoryError" not in stdout + stderr

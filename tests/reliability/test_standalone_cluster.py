@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.reliability.cluster import StandaloneCluster, standalone_cluster
-from tests.submit import ProcessLake, summaries
+from tests.submit import ProcessLake
+from tradelake.runtime import run_summaries
 from tradelake.sample import generate_day
 
 DAY = date(2025, 1, 15)
@@ -81,7 +82,7 @@ def _run_chain(lake: ProcessLake, **env: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for job, flags in JOBS:
         done = lake.submit(job, "--date", DAY.isoformat(), *flags, timeout=900, **env)
-        printed = summaries(done.stdout)
+        printed = run_summaries(done.stdout)
         assert done.returncode == 0 and printed, (
             f"{job} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         )

@@ -582,6 +582,13 @@ def test_broken_events_fail_validation(
 
 PARENT_ID = "default/tradelake_daily.ingest/0199b1a4-6a3c-7b1e-8f00-1234567890ab"
 ROOT_ID = "default/tradelake_daily/0199b1a4-6a3c-7b1e-8f00-1234567890ac"
+# What PARENT_ID with ROOT_ID parse to.
+INGEST_TASK_RUN = ParentRun(
+    "default",
+    "tradelake_daily.ingest",
+    "0199b1a4-6a3c-7b1e-8f00-1234567890ab",
+    ParentRun("default", "tradelake_daily", "0199b1a4-6a3c-7b1e-8f00-1234567890ac"),
+)
 
 
 def test_parent_id_parses_the_providers_macro_format() -> None:
@@ -606,12 +613,7 @@ def test_parent_comes_from_the_environment_with_its_root() -> None:
     parent = lineage_parent(
         None, None, {"OPENLINEAGE_PARENT_ID": PARENT_ID, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
     )
-    assert parent == ParentRun(
-        "default",
-        "tradelake_daily.ingest",
-        "0199b1a4-6a3c-7b1e-8f00-1234567890ab",
-        ParentRun("default", "tradelake_daily", "0199b1a4-6a3c-7b1e-8f00-1234567890ac"),
-    )
+    assert parent == INGEST_TASK_RUN
 
 
 def test_the_jobs_flags_win_over_the_environment_and_are_not_parked_there() -> None:
@@ -619,12 +621,7 @@ def test_the_jobs_flags_win_over_the_environment_and_are_not_parked_there() -> N
     environ = {"OPENLINEAGE_PARENT_ID": other, "OPENLINEAGE_ROOT_PARENT_ID": ROOT_ID}
     before = dict(os.environ)
     parent = lineage_parent(PARENT_ID, None, environ)
-    assert parent == ParentRun(
-        "default",
-        "tradelake_daily.ingest",
-        "0199b1a4-6a3c-7b1e-8f00-1234567890ab",
-        ParentRun("default", "tradelake_daily", "0199b1a4-6a3c-7b1e-8f00-1234567890ac"),
-    )
+    assert parent == INGEST_TASK_RUN
     # Each of the two comes from its own flag, else its own variable.
     root_flag_only = lineage_parent(None, PARENT_ID, environ)
     assert root_flag_only == ParentRun(
