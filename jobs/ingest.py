@@ -1,4 +1,4 @@
-"""Ingest one day of raw trade files into the ``trades`` and ``trades_rejected`` tables.
+"""Ingest one landing of raw trade files: ``trade_reports``, ``trades``, ``trades_rejected``.
 
 ./spark-submit.sh jobs/ingest.py --date 2025-01-15 [--source kafka]
 """
@@ -15,7 +15,7 @@ from tradelake.lineage import DatasetRef, raw_dataset, table_dataset
 from tradelake.observe import observe
 from tradelake.runtime import Run, configure_logging, job_parser, parse_job_args, run_job
 from tradelake.session import build_session
-from tradelake.tables import TRADES, TRADES_LANDED, TRADES_REJECTED
+from tradelake.tables import TRADE_REPORTS, TRADES, TRADES_LANDED, TRADES_REJECTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             spark,
             settings,
             inputs=inputs,
-            outputs=[TRADES.name, TRADES_REJECTED.name],
+            outputs=[TRADE_REPORTS.name, TRADES.name, TRADES_REJECTED.name],
             parent_id=args.openlineage_parent_id,
             root_parent_id=args.openlineage_root_parent_id,
         )

@@ -103,6 +103,9 @@ class ContractSettings(BaseModel):
     max_price: Decimal = Decimal("1000000")
     max_quantity: Decimal = Decimal("1000000000")
     future_tolerance_seconds: int = Field(default=300, ge=0)
+    # A landing day L carries trades of days L - max_lateness_days .. L; 0 (the default)
+    # accepts the landing day only. Late reports re-resolve their own day's trades.
+    max_lateness_days: int = Field(default=0, ge=0, le=366)
 
     @model_validator(mode="after")
     def _fits_decimal_18_8(self) -> ContractSettings:

@@ -34,10 +34,19 @@ FIELDS: tuple[str, ...] = (
     "exchange",
 )
 
+# Optional version fields: a record is a *report* of a trade. ``report_type`` says what it
+# does (absent: new), ``report_seq`` orders the reports of one trade (absent: 0); the
+# highest sequence number wins, and between equal ones the later landing.
+VERSION_FIELDS: tuple[str, ...] = ("report_type", "report_seq")
+NEW, CORRECT, CANCEL = "new", "correct", "cancel"
+REPORT_TYPES: tuple[str, ...] = (NEW, CORRECT, CANCEL)
+# report_seq is an INT in the tables: 0 to 2^31 - 1.
+MAX_REPORT_SEQ = 2**31 - 1
+
 # Optional personal data a raw trade may carry (config.PII_FIELDS). It is masked (keyed
 # HMAC-SHA256) before it reaches `trades`; only the dead-letter table keeps raw records, for
 # its retention period. Every field the readers extract; anything else is schema drift.
-READ_FIELDS: tuple[str, ...] = FIELDS + PII_FIELDS
+READ_FIELDS: tuple[str, ...] = FIELDS + VERSION_FIELDS + PII_FIELDS
 
 # Data classification of each field, written as Iceberg column docs (Glue, Athena).
 CLASSIFICATION: dict[str, str] = {
@@ -82,9 +91,14 @@ REASON_CODES: tuple[str, ...] = (
     "timestamp_in_future",
     "exchange_missing",
     DUPLICATE_CONFLICT,
+    "report_type_invalid",
+    "report_seq_invalid",
 )
 
 SYMBOL_PATTERN = r"^[A-Z0-9_-]+$"
+# A sequence number is plain decimal digits (no sign, point or exponent), at most
+# MAX_REPORT_SEQ: checked on the text, so "1e3" or "7.0" never pass as an integer.
+REPORT_SEQ_PATTERN = r"^[0-9]+$"
 SIDES = ("buy", "sell")
 # Plain decimal or scientific notation; NaN, Infinity, hex and thousands separators are not.
 NUMBER_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
@@ -283,9 +297,11 @@ def _amount_values(field: str) -> list[Column]:
 
 
 def _amount_rules(
-    field: str, max_value: Decimal, max_exclusive: bool
+    field: str, max_value: Decimal, max_exclusive: bool, required: Column
 ) -> tuple[Column, list[tuple[str, Column]]]:
     """Parsed DECIMAL(18,8) value of a price or quantity and its (reason, broken) pairs.
+
+    ``required``: where a missing value is a reason (every report but a cancel).
 
     Range is decided on the exact value: truncation at 18 decimals keeps every
     comparison with a bound of at most 18 decimals exact, except "equal to the bound",
@@ -300,7 +316,7 @@ def _amount_rules(
     # Rounding money silently is never acceptable: more than 8 decimals is a reject.
     too_precise = ~out_of_range & (places > MONEY.scale)
     rules = [
-        (f"{field}_missing", text.isNull()),
+        (f"{field}_missing", text.isNull() & required),
         (f"{field}_not_numeric", ~number),
         (f"{field}_out_of_range", out_of_range),
         (f"{field}_too_precise", too_precise),
@@ -326,8 +342,13 @@ def validate_trades(
     Input: ``RAW_SCHEMA`` (source_file, record, malformed, the contract fields as text,
     extra_fields). Output, one row per input row: source_file, record, extra_fields,
     trade_id, symbol, side, price, quantity (DECIMAL(18,8)), traded_at (TIMESTAMP),
-    exchange, account_id and trader_email (trimmed; e-mail lower-cased; still in clear),
-    and reasons (ARRAY<STRING>, empty when the record is valid).
+    exchange, report_type (``new`` when absent), report_seq (INT, 0 when absent),
+    trade_date (the UTC date of traded_at), account_id and trader_email (trimmed; e-mail
+    lower-cased; still in clear), and reasons (ARRAY<STRING>, empty when the record is
+    valid).
+
+    ``day`` is the landing day: a valid record's trade_date is within
+    ``[day - contract.max_lateness_days, day]``.
     """
     # Each parsed value is computed once, in its own stage, and the rules refer to it:
     # Spark does not merge a stage whose non-trivial columns are used more than once.
@@ -340,6 +361,8 @@ def validate_trades(
         F.upper(clean_text(F.col("symbol"))).alias("symbol"),
         F.lower(clean_text(F.col("side"))).alias("side"),
         clean_text(F.col("exchange")).alias("exchange"),
+        F.lower(clean_text(F.col("report_type"))).alias("_report_type_text"),
+        clean_text(F.col("report_seq")).alias("_report_seq_text"),
         clean_text(F.col("timestamp")).alias("_timestamp_text"),
         clean_text(F.col("price")).alias("_price_text"),
         clean_text(F.col("quantity")).alias("_quantity_text"),
@@ -348,27 +371,55 @@ def validate_trades(
         F.lower(clean_text(F.col("trader_email"))).alias("trader_email"),
     )
     amounts = amount_stages(texts, "price", "quantity")
-    parsed = amounts.select("*", parse_timestamp(F.col("_timestamp_text")).alias("traded_at"))
-    price, price_rules = _amount_rules("price", contract.max_price, max_exclusive=True)
-    quantity, quantity_rules = _amount_rules("quantity", contract.max_quantity, max_exclusive=False)
-    day_start = utc_literal(day)
-    day_end = utc_literal(day + timedelta(days=1))
+    seq_text = F.col("_report_seq_text")
+    parsed = amounts.select(
+        "*",
+        parse_timestamp(F.col("_timestamp_text")).alias("traded_at"),
+        F.coalesce(F.col("_report_type_text"), F.lit(NEW)).alias("report_type"),
+        # Digits only, then a BIGINT read (null beyond it) checked against the INT range.
+        F.when(seq_text.isNull(), F.lit(0))
+        .when(
+            seq_text.rlike(REPORT_SEQ_PATTERN)
+            & (seq_text.try_cast("bigint") <= F.lit(MAX_REPORT_SEQ)),
+            seq_text.try_cast("bigint"),
+        )
+        .cast("int")
+        .alias("report_seq"),
+    )
+    # A cancel names its trade (trade_id) and its day (timestamp); what else it carries is
+    # checked when present, never required.
+    required = F.col("report_type") != CANCEL
+    price, price_rules = _amount_rules(
+        "price", contract.max_price, max_exclusive=True, required=required
+    )
+    quantity, quantity_rules = _amount_rules(
+        "quantity", contract.max_quantity, max_exclusive=False, required=required
+    )
+    # The landing's window: its own day and max_lateness_days before it (never the clock).
+    window_start = utc_literal(day - timedelta(days=contract.max_lateness_days))
+    window_end = utc_literal(day + timedelta(days=1))
     latest_allowed = utc_literal(now + timedelta(seconds=contract.future_tolerance_seconds))
     symbol, side, traded_at = F.col("symbol"), F.col("side"), F.col("traded_at")
     timestamp_text = F.col("_timestamp_text")
+
+    def missing(column: Column) -> Column:
+        return column.isNull() & required
+
     rules = [
         ("trade_id_missing", F.col("trade_id").isNull()),
-        ("symbol_missing", symbol.isNull()),
+        ("symbol_missing", missing(symbol)),
         ("symbol_invalid", ~symbol.rlike(SYMBOL_PATTERN)),
-        ("side_missing", side.isNull()),
+        ("side_missing", missing(side)),
         ("side_invalid", ~side.isin(*SIDES)),
         *price_rules,
         *quantity_rules,
         ("timestamp_missing", timestamp_text.isNull()),
         ("timestamp_invalid", timestamp_text.isNotNull() & traded_at.isNull()),
-        ("timestamp_outside_partition", (traded_at < day_start) | (traded_at >= day_end)),
+        ("timestamp_outside_partition", (traded_at < window_start) | (traded_at >= window_end)),
         ("timestamp_in_future", traded_at > latest_allowed),
-        ("exchange_missing", F.col("exchange").isNull()),
+        ("exchange_missing", missing(F.col("exchange"))),
+        ("report_type_invalid", ~F.col("report_type").isin(*REPORT_TYPES)),
+        ("report_seq_invalid", seq_text.isNotNull() & F.col("report_seq").isNull()),
     ]
     reasons = F.when(F.col("malformed"), F.array(F.lit(MALFORMED_RECORD))).otherwise(
         reasons_array(rules)
@@ -384,6 +435,10 @@ def validate_trades(
         quantity.alias("quantity"),
         "traded_at",
         "exchange",
+        "report_type",
+        "report_seq",
+        # The trade's day (UTC: the session time zone); the landing day is the batch's.
+        F.to_date("traded_at").alias("trade_date"),
         "account_id",
         "trader_email",
         reasons.alias("reasons"),

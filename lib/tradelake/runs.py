@@ -78,6 +78,21 @@ def ingest_published(spark: SparkSession, settings: Settings, day: date) -> str 
     return None if latest is None else str(latest["run_id"])
 
 
+def published_ingest_dates(spark: SparkSession, settings: Settings, days: list[date]) -> set[date]:
+    """Which of ``days`` an ingest run has published (its own landing, in ``job_runs``)."""
+    table = settings.table(JOB_RUNS.name)
+    if not days or not spark.catalog.tableExists(table):
+        return set()
+    rows = (
+        spark.table(table)
+        .where((F.col("job") == INGEST) & F.col("published") & F.col("run_date").isin(days))
+        .select("run_date")
+        .distinct()
+        .collect()  # at most len(days) rows
+    )
+    return {row["run_date"] for row in rows}
+
+
 def loaded_baseline(spark: SparkSession, settings: Settings, day: date, days: int) -> list[int]:
     """Loaded counts of the last ``days`` days before ``day`` that an ingest published.
 

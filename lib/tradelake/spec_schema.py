@@ -76,14 +76,16 @@ def create_table(catalog: Any, database: str, spec: TableSpec) -> Any:
     from pyiceberg.transforms import IdentityTransform
 
     schema = iceberg_schema(spec)
-    source = schema.find_field(spec.partition_column)
     partitioning = PartitionSpec(
-        PartitionField(
-            source_id=source.field_id,
-            field_id=1000,
-            transform=IdentityTransform(),
-            name=spec.partition_column,
-        )
+        *[
+            PartitionField(
+                source_id=schema.find_field(column).field_id,
+                field_id=1000 + position,
+                transform=IdentityTransform(),
+                name=column,
+            )
+            for position, column in enumerate(spec.partition_columns)
+        ]
     )
     catalog.create_namespace_if_not_exists(database)
     return catalog.create_table_if_not_exists(

@@ -38,6 +38,12 @@ class TableSpec:
     sort_order: tuple[str, ...] = ()
     # The date column retention compares with its cutoff.
     retention_column: str = ""
+    # Further identity partition columns after ``partition_column`` (trade_reports).
+    extra_partition_columns: tuple[str, ...] = ()
+
+    @property
+    def partition_columns(self) -> tuple[str, ...]:
+        return (self.partition_column, *self.extra_partition_columns)
 
     @property
     def date_column(self) -> str:
@@ -58,7 +64,7 @@ class TableSpec:
         properties = ", ".join(f"'{key}'='{value}'" for key, value in all_properties.items())
         return (
             f"CREATE TABLE IF NOT EXISTS {settings.table(self.name)} ({self.columns}) "
-            f"USING iceberg PARTITIONED BY ({self.partition_column}) "
+            f"USING iceberg PARTITIONED BY ({', '.join(self.partition_columns)}) "
             f"COMMENT '{self.comment}' TBLPROPERTIES ({properties})"
         )
 
@@ -94,10 +100,51 @@ TRADES = TableSpec(
         "ingested_at TIMESTAMP NOT NULL COMMENT 'classification: internal', "
         "account_id STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex', "
         "trader_email STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex of the "
+        "lower-cased address', "
+        # Added by the versions change: nullable, so older tables evolve in place; every
+        # row this version writes has them.
+        "report_type STRING COMMENT 'classification: public; the current report: new or "
+        "correct', "
+        "report_seq INT COMMENT 'classification: public; sequence number of the current "
+        "report', "
+        "landing_date DATE COMMENT 'classification: public; the landing that carried the "
+        "current report'"
+    ),
+    partition_column="trade_date",
+    comment="Current state of every trade: one row per trade_id per trade_date, the winning "
+    "report of trade_reports, cancelled trades absent",
+    sort_order=("symbol", "traded_at"),
+)
+
+# Every accepted report of every landing, never resolved: what trades is computed from.
+# Partitioned by (trade_date, landing_date), so a landing's ingest replaces exactly its own
+# rows, whatever days they belong to, in one metadata-only commit.
+TRADE_REPORTS = TableSpec(
+    name="trade_reports",
+    columns=(
+        "trade_id STRING NOT NULL COMMENT 'classification: internal', "
+        "report_type STRING NOT NULL COMMENT 'classification: public; new, correct or cancel', "
+        "report_seq INT NOT NULL COMMENT 'classification: public; higher wins, 0 when absent', "
+        "symbol STRING COMMENT 'classification: public; null only on a cancel', "
+        "side STRING COMMENT 'classification: public; null only on a cancel', "
+        "price DECIMAL(18,8) COMMENT 'classification: public; null only on a cancel', "
+        "quantity DECIMAL(18,8) COMMENT 'classification: public; null only on a cancel', "
+        "traded_at TIMESTAMP NOT NULL COMMENT 'classification: public; UTC', "
+        "exchange STRING COMMENT 'classification: public; null only on a cancel', "
+        "trade_date DATE NOT NULL COMMENT 'classification: public; partition: UTC date of "
+        "traded_at', "
+        "landing_date DATE NOT NULL COMMENT 'classification: public; partition: the landing "
+        "(ingest --date) that carried the report', "
+        "source_file STRING NOT NULL COMMENT 'classification: internal; raw file read', "
+        "run_id STRING NOT NULL COMMENT 'classification: internal; ingest run', "
+        "ingested_at TIMESTAMP NOT NULL COMMENT 'classification: internal', "
+        "account_id STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex', "
+        "trader_email STRING COMMENT 'classification: pii; masked: HMAC-SHA256 hex of the "
         "lower-cased address'"
     ),
     partition_column="trade_date",
-    comment="Validated, deduplicated trades: one row per trade_id per trade_date",
+    extra_partition_columns=("landing_date",),
+    comment="Every accepted trade report of every landing: the version log trades is resolved from",
     sort_order=("symbol", "traded_at"),
 )
 
@@ -227,7 +274,15 @@ def tradelake_table_spec(name: str) -> TableSpec | None:
     """The spec of a tradelake table by name (``ohlcv_<interval>`` included), else None."""
     if name.startswith("ohlcv_"):
         return ohlcv_spec(name.removeprefix("ohlcv_"))
-    specs = (TRADES, TRADES_REJECTED, JOB_RUNS, QUALITY_RESULTS, DAILY_VOLUME, TRADES_LANDED)
+    specs = (
+        TRADES,
+        TRADE_REPORTS,
+        TRADES_REJECTED,
+        JOB_RUNS,
+        QUALITY_RESULTS,
+        DAILY_VOLUME,
+        TRADES_LANDED,
+    )
     return {spec.name: spec for spec in specs}.get(name)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pyspark.sql import DataFrame, DataFrameWriterV2
+from pyspark.sql import Column, DataFrame, DataFrameWriterV2
 from pyspark.sql import functions as F
 
 from tradelake.errors import StorageError
@@ -134,6 +134,55 @@ def overwrite_partition(
         properties,
         options,
     )
+
+
+def overwrite_where_unchanged(
+    spark: Any,
+    build: Callable[[], DataFrame],
+    table: str,
+    condition: Column,
+    run_id: str,
+    what: str,
+    *,
+    properties: Mapping[str, str] | None = None,
+    options: Mapping[str, str] | None = None,
+) -> Commit:
+    """Replace the rows of ``table`` matching ``condition`` with ``build()``, if no one
+    changed them in between; otherwise read and build again.
+
+    For a result computed from other tables (``trades`` resolved from ``trade_reports``):
+    each attempt reads main's head of ``table`` first, then calls ``build`` (which reads
+    its inputs), and commits with ``validate-from-snapshot-id`` = that head and
+    ``serializable`` isolation. A concurrent commit that added or removed rows matching
+    ``condition`` since then fails the commit (``ValidationException``), and the attempt
+    is redone on fresh inputs, so the last commit always saw every earlier one.
+
+    Raises:
+        StorageError: every attempt lost a commit race.
+    """
+    summary = summary_properties(run_id, properties)
+    write_id = summary[WRITE_ID_PROPERTY]
+
+    def attempt() -> None:
+        head = main_head(java_table(spark, table))
+        writer = build().writeTo(table).option("isolation-level", "serializable")
+        if head is not None:
+            # Without a head, Iceberg validates against the whole history: a table that
+            # was empty when read conflicts with any commit that filled the same rows.
+            writer = writer.option("validate-from-snapshot-id", str(head))
+        for key, value in summary.items():
+            writer = writer.option(f"snapshot-property.{key}", value)
+        for key, value in (options or {}).items():
+            writer = writer.option(key, value)
+        writer.overwrite(condition)
+
+    def landed() -> bool:
+        return snapshot_of_write(spark, table, write_id) is not None
+
+    retries = with_commit_retries(attempt, landed, what)
+    snapshot = snapshot_of_write(spark, table, write_id)
+    assert snapshot is not None  # the write above just committed it
+    return Commit(snapshot, retries)
 
 
 def append(

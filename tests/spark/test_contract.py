@@ -161,6 +161,46 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ],
     ),
     ("malformed wins over fields", {"malformed": True, "price": "abc"}, ["malformed_record"]),
+    # Versions: report_type and report_seq.
+    ("a correction", {"report_type": " Correct ", "report_seq": "3"}, []),
+    ("an explicit new", {"report_type": "NEW", "report_seq": "0"}, []),
+    ("the largest sequence", {"report_seq": "2147483647"}, []),
+    ("leading zeros", {"report_seq": "007"}, []),
+    ("blank version fields", {"report_type": "  ", "report_seq": " "}, []),
+    ("an amend", {"report_type": "amend"}, ["report_type_invalid"]),
+    ("a sequence past INT", {"report_seq": "2147483648"}, ["report_seq_invalid"]),
+    ("a negative sequence", {"report_seq": "-1"}, ["report_seq_invalid"]),
+    ("a decimal sequence", {"report_seq": "1.0"}, ["report_seq_invalid"]),
+    ("an exponent sequence", {"report_seq": "1e3"}, ["report_seq_invalid"]),
+    ("a huge sequence", {"report_seq": "9" * 40}, ["report_seq_invalid"]),
+    (
+        "a bare cancel",
+        {
+            "report_type": "cancel",
+            "report_seq": "1",
+            "symbol": None,
+            "side": None,
+            "price": None,
+            "quantity": None,
+            "exchange": None,
+        },
+        [],
+    ),  # fmt: skip
+    (
+        "a cancel is checked where it says something",
+        {"report_type": "cancel", "side": "hold", "price": "abc", "quantity": None},
+        ["side_invalid", "price_not_numeric"],
+    ),
+    (
+        "a cancel names its trade and day",
+        {"report_type": "cancel", "trade_id": None, "timestamp": None, "symbol": None},
+        ["trade_id_missing", "timestamp_missing"],
+    ),
+    (
+        "an invalid type requires every field",
+        {"report_type": "void", "symbol": None},
+        ["symbol_missing", "report_type_invalid"],
+    ),
 ]
 
 
@@ -261,6 +301,42 @@ def test_valid_record_is_parsed_and_normalized(spark: Any) -> None:
         .first()
     )
     assert text is not None and text.t == "2025-01-15 00:02:03.500"
+
+
+def test_version_fields_are_normalized(spark: Any) -> None:
+    raw = raw_frame(
+        spark,
+        {"record": "plain"},
+        {"record": "correction", "report_type": " CORRECT ", "report_seq": " 0012 "},
+        {"record": "cancel", "report_type": "Cancel", "report_seq": "2147483647"},
+    )
+    rows = validate_trades(raw, DAY, NOW, ContractSettings()).collect()
+    assert {r.record: (r.report_type, r.report_seq, r.trade_date) for r in rows} == {
+        "plain": ("new", 0, DAY),
+        "correction": ("correct", 12, DAY),
+        "cancel": ("cancel", 2147483647, DAY),
+    }
+
+
+def test_the_window_reaches_back_max_lateness_days_from_the_landing(spark: Any) -> None:
+    """Landing 2025-01-15 with two days of lateness: [2025-01-13 00:00Z, 2025-01-16 00:00Z)."""
+    raw = raw_frame(
+        spark,
+        {"record": "first instant", "timestamp": "2025-01-13T00:00:00Z"},
+        {"record": "just before", "timestamp": "2025-01-12T23:59:59.999999Z"},
+        {"record": "last instant", "timestamp": "2025-01-15T23:59:59.999999Z"},
+        {"record": "next day", "timestamp": "2025-01-16T00:00:00Z"},
+        {"record": "offset into the window", "timestamp": "2025-01-12T23:30:00-01:00"},
+    )
+    contract = ContractSettings(max_lateness_days=2)
+    rows = validate_trades(raw, DAY, NOW, contract).collect()
+    assert {r.record: (r.reasons, r.trade_date) for r in rows} == {
+        "first instant": ([], date(2025, 1, 13)),
+        "just before": (["timestamp_outside_partition"], date(2025, 1, 12)),
+        "last instant": ([], DAY),
+        "next day": (["timestamp_outside_partition"], date(2025, 1, 16)),
+        "offset into the window": ([], date(2025, 1, 13)),
+    }
 
 
 def test_future_timestamps_are_rejected_relative_to_run_start(spark: Any) -> None:

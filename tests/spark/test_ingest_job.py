@@ -257,7 +257,7 @@ def test_messy_day_lands_exactly(spark: Any, lake_env: Any, run_job: Any) -> Non
         "g.jsonl.gz",
         "notes.txt",
     }
-    assert set(summary["snapshots"]) == {"trades", "trades_rejected"}
+    assert set(summary["snapshots"]) == {"trade_reports", "trades", "trades_rejected"}
     assert summary["status"] == "ok"
     unreadable = next(check for check in summary["quality"] if check["check"] == "unreadable_files")
     assert unreadable == {

@@ -153,9 +153,13 @@ def test_trade_id_unique_check_sees_loaded_rows_that_share_an_id(spark: Any) -> 
         .withColumn("extra_fields", F.array().cast("array<string>"))
         .withColumn("reasons", F.array().cast("array<string>"))
         .withColumn("traded_at", F.to_timestamp(F.lit("2025-01-15T10:00:00Z")))
+        .withColumn("report_type", F.lit("new"))
+        .withColumn("report_seq", F.lit(0))
+        .withColumn("trade_date", F.to_date("traded_at"))
     )
-    stats = batch_stats(classified, unreadable_files=0)
+    stats = batch_stats(classified, unreadable_files=0, trade_dates=[DAY])
     assert (stats.loaded, stats.loaded_sharing_trade_id) == (3, 2)
+    assert stats.loaded_by_date == {DAY: 3}
     unique = next(
         c for c in evaluate_checks(stats, DAY, QualitySettings()) if c.check == "trade_id_unique"
     )

@@ -7,16 +7,17 @@ with the gold jobs.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tradelake.config import DEFAULT_INGEST_SEVERITY, QualitySettings, Severity
-from tradelake.contract import REASON_CODES
+from tradelake.contract import CANCEL, REASON_CODES
 from tradelake.ingest.classified import (
     DUPLICATE,
+    IDENTITY_COLUMNS,
     LOADED,
     LOADED_WITH_ID,
     REJECTED,
@@ -48,6 +49,8 @@ class BatchStats:
     drift_fields: list[str]
     loaded_with_pii: int = 0
     unreadable_files: int = 0
+    # Loaded reports per trade_date (days without any left out).
+    loaded_by_date: dict[date, int] = field(default_factory=dict)
 
     @property
     def conserved(self) -> bool:
@@ -55,13 +58,23 @@ class BatchStats:
         return self.records_read == self.loaded + self.duplicates_dropped + self.rejected
 
 
-def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
-    """Compute every count the summary and the checks need, in one aggregation pass."""
+def batch_stats(
+    classified: DataFrame, unreadable_files: int, trade_dates: list[date] | None = None
+) -> BatchStats:
+    """Compute every count the summary and the checks need, in one aggregation pass.
+
+    ``trade_dates``: the days the landing may carry (its window); loaded reports are
+    counted per day among them.
+    """
     status = F.col(STATUS)
     loaded = status == LOADED
+    # A cancel needs only its identity; every other report all of REQUIRED_COLUMNS.
+    is_cancel = F.col("report_type") == CANCEL
     any_null = F.lit(False)
     for name in REQUIRED_COLUMNS:
-        any_null = any_null | F.col(name).isNull()
+        null = F.col(name).isNull()
+        any_null = any_null | (null if name in IDENTITY_COLUMNS else null & ~is_cancel)
+    days = trade_dates or []
     row = classified.agg(
         F.count(F.lit(1)).alias("records"),
         F.count_if(loaded).alias("loaded"),
@@ -86,6 +99,11 @@ def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
             F.count_if(F.array_contains("reasons", code)).alias(f"reason_{code}")
             for code in REASON_CODES
         ],
+        # One count per day of the window: no second pass, no group-by shuffle.
+        *[
+            F.count_if(loaded & (F.col("trade_date") == F.lit(day))).alias(f"loaded_{position}")
+            for position, day in enumerate(days)
+        ],
     ).first()
     assert row is not None  # a global aggregation always returns one row
     by_reason = {code: int(row[f"reason_{code}"]) for code in REASON_CODES}
@@ -106,6 +124,11 @@ def batch_stats(classified: DataFrame, unreadable_files: int) -> BatchStats:
         drift_fields=list(row["drift_fields"] or []),
         loaded_with_pii=int(row["loaded_with_pii"]),
         unreadable_files=unreadable_files,
+        loaded_by_date={
+            day: int(row[f"loaded_{position}"])
+            for position, day in enumerate(days)
+            if row[f"loaded_{position}"]
+        },
     )
 
 
@@ -159,7 +182,7 @@ def evaluate_checks(
             severity["trade_id_unique"],
             stats.loaded_sharing_trade_id == 0,
             stats.loaded_sharing_trade_id,
-            "0 loaded rows sharing a trade_id",
+            "0 loaded reports sharing a trade_id and report_seq",
         ),
         CheckResult(
             "required_not_null",

@@ -1,8 +1,9 @@
-"""The ingest job: raw landing files of one day -> ``trades`` and ``trades_rejected``.
+"""The ingest job: one landing's raw files -> ``trade_reports``, ``trades``, ``trades_rejected``.
 
 extract (io) -> validate (contract) -> classify/dedupe (transform) -> quality gate ->
-load (io). Every count of the run summary comes from one aggregation pass over the
-persisted, classified batch, and each raw file is parsed once.
+load: the landing's reports, then the days they touch resolved again (versions). Every
+count of the run summary comes from one aggregation pass over the persisted, classified
+batch, and each raw file is parsed once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,12 +27,13 @@ from tradelake.errors import ConfigError, ConservationError, QualityGateError
 from tradelake.ingest.checks import BatchStats, batch_stats, evaluate_checks
 from tradelake.ingest.classified import REJECTED, STATUS
 from tradelake.ingest.kafka_source import landed_day
-from tradelake.ingest.transform import classify_records, to_rejects, to_trades
+from tradelake.ingest.transform import classify_records, to_rejects, to_reports
+from tradelake.ingest.versions import Resolved, outcome_summary, publish_versions
 from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import gate_failures
-from tradelake.runs import loaded_baseline
+from tradelake.runs import loaded_baseline, published_ingest_dates
 from tradelake.runtime import Run
-from tradelake.tables import TRADES, TRADES_REJECTED, ensure_tables
+from tradelake.tables import TRADE_REPORTS, TRADES, TRADES_REJECTED, ensure_tables
 from tradelake.writes import overwrite_partition
 
 log = logging.getLogger("tradelake.ingest")
@@ -58,6 +60,12 @@ def without_loaded_text(classified: DataFrame) -> DataFrame:
     return classified.withColumn("record", F.when(F.col(STATUS) == REJECTED, F.col("record")))
 
 
+def window_dates(settings: Settings, landing: date) -> list[date]:
+    """The trade days landing ``landing`` may carry, oldest first (``max_lateness_days``)."""
+    lateness = settings.contract.max_lateness_days
+    return [landing - timedelta(days=back) for back in range(lateness, -1, -1)]
+
+
 def load_batch(
     spark: SparkSession,
     settings: Settings,
@@ -79,7 +87,7 @@ def load_batch(
         unreadable.extend(raw.unreadable)
         classified = classify_raw(raw.frame, settings, day, now)
         try:
-            stats = batch_stats(classified, unreadable_files=len(unreadable))
+            stats = batch_stats(classified, len(unreadable), window_dates(settings, day))
         except Exception as err:
             classified.unpersist()
             candidates = [f.path for f in files if f.path not in {u.path for u in unreadable}]
@@ -113,7 +121,7 @@ def load_landed_batch(spark: SparkSession, settings: Settings, day: date, now: d
     landed = landed_day(spark, settings, day)
     classified = classify_raw(landed.frame, settings, day, now)
     try:
-        stats = batch_stats(classified, unreadable_files=0)
+        stats = batch_stats(classified, 0, window_dates(settings, day))
     except Exception:
         classified.unpersist()
         raise
@@ -158,7 +166,7 @@ def run_ingest(spark: SparkSession, settings: Settings, run: Run, source: str = 
         extract = partial(
             load_batch, spark, settings, day, listing.files, started_at, listing.unlisted
         )
-    ensure_tables(spark, settings, TRADES, TRADES_REJECTED)
+    ensure_tables(spark, settings, TRADE_REPORTS, TRADES, TRADES_REJECTED)
     pii_key = load_key(settings)
     phase_started = time.monotonic()
     batch = extract()
@@ -233,7 +241,11 @@ def _publish(
     summary["timings"]["write_rejects_seconds"] = round(time.monotonic() - phase_started, 3)
     snapshots = {"trades_rejected": rejected_commit.snapshot_id}
     summary["snapshots"] = snapshots
-    summary["commit_retries"] = {"trades": 0, "trades_rejected": rejected_commit.retries}
+    summary["commit_retries"] = {
+        TRADE_REPORTS.name: 0,
+        TRADES.name: 0,
+        TRADES_REJECTED.name: rejected_commit.retries,
+    }
     failures = gate_failures(checks)
     if failures:
         names = ", ".join(
@@ -244,21 +256,42 @@ def _publish(
             f"the previous data), rejects are in {settings.table(TRADES_REJECTED.name)}; fix "
             "the input and rerun"
         )
-    trades = to_trades(batch.classified, day, run_id, started_at, pii_key)
+    reports = to_reports(batch.classified, day, run_id, started_at, pii_key)
+    summary["loaded_by_date"] = {
+        trade_date.isoformat(): count for trade_date, count in sorted(stats.loaded_by_date.items())
+    }
     phase_started = time.monotonic()
-    trades_commit = overwrite_partition(
-        trades,
-        settings.table(TRADES.name),
-        "trade_date",
+    resolved = publish_versions(
+        spark,
+        settings,
         day,
         run_id,
-        properties={"input-fingerprint": summary["input_fingerprint"]},
-        # By ranges of (symbol, traded_at) rather than hashed by day: the day is sorted
-        # and written by every core at once instead of by one task.
-        options={"distribution-mode": "range"},
+        started_at,
+        reports,
+        sorted(stats.loaded_by_date),
+        {"input-fingerprint": summary["input_fingerprint"]},
     )
-    snapshots["trades"] = trades_commit.snapshot_id
+    snapshots[TRADE_REPORTS.name] = resolved.reports.snapshot_id
+    snapshots[TRADES.name] = resolved.trades.snapshot_id
     # ... and then the two commits (each with its sort and write).
     summary["timings"]["write_trades_seconds"] = round(time.monotonic() - phase_started, 3)
-    summary["commit_retries"]["trades"] = trades_commit.retries
+    summary["commit_retries"][TRADE_REPORTS.name] = resolved.reports.retries
+    summary["commit_retries"][TRADES.name] = resolved.trades.retries
+    summary["touched_dates"] = [touched.isoformat() for touched in resolved.touched_dates]
+    summary["resolved"] = outcome_summary(resolved)
+    rebuild = gold_dates(spark, settings, day, resolved)
+    summary["gold_dates"] = [gold.isoformat() for gold in rebuild]
     summary["published"] = True
+
+
+def gold_dates(
+    spark: SparkSession, settings: Settings, landing: date, resolved: Resolved
+) -> list[date]:
+    """The days whose gold tables must be rebuilt after this landing.
+
+    Every day it resolved, except an earlier day whose own landing has not been published
+    yet: that day's gold is built when its landing is (it would be partial before).
+    """
+    earlier = [day for day in resolved.touched_dates if day != landing]
+    published = published_ingest_dates(spark, settings, earlier)
+    return sorted(day for day in resolved.touched_dates if day == landing or day in published)
