@@ -52,6 +52,27 @@ def plan_dates(start: date, end: date, settings: Settings, concurrency: int) -> 
     return [start + timedelta(days=offset) for offset in range(days)]
 
 
+def landing_gold_dates(spark: SparkSession, settings: Settings, landing: date) -> list[date]:
+    """The gold dates of landing ``landing``: the days its latest published ingest resolved
+    and whose gold must be rebuilt (the summary's ``gold_dates``).
+
+    A run recorded before versions existed has none: its own day is its gold date.
+
+    Raises:
+        NoInputError: no ingest run has published the landing yet (a scheduler retries).
+    """
+    latest = latest_published_run(spark, settings, INGEST, landing)
+    if latest is None:
+        raise NoInputError(
+            f"landing {landing} has not been published by an ingest run yet; run "
+            f"jobs/ingest.py --date {landing} first (a scheduled run retries later)"
+        )
+    recorded = latest["summary"].get("gold_dates")
+    if recorded is None:
+        return [landing]
+    return [date.fromisoformat(text) for text in recorded]
+
+
 def input_fingerprint(spark: SparkSession, settings: Settings, job: str, day: date) -> str | None:
     """What the job would read for ``day``, as a fingerprint; None when there is nothing."""
     if job == INGEST:

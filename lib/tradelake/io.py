@@ -236,6 +236,12 @@ def _text_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
 # then the number; \G chains the matches, so a digit inside a string never starts one.
 # Possessive quantifiers keep a 10 MB line from exhausting the regex engine's stack.
 _BARE_NUMBERS = r'\G((?:[^"0-9-]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+)(-?[0-9][0-9.eE+-]*+)'
+# In schema_of_variant's text (``OBJECT<price: DECIMAL(5,2), trade_id: BIGINT, …>``): a
+# double anywhere, or a contract field read as text (all but the amounts, whose value is
+# what counts) holding a number.
+_TEXT_FIELDS = tuple(name for name in READ_FIELDS if name not in ("price", "quantity"))
+_INTEGER_OR_DECIMAL = "(?:DECIMAL|BIGINT|INT|SMALLINT|TINYINT)"
+_NUMBER_AS_WRITTEN = rf"DOUBLE|FLOAT|[<,] (?:{'|'.join(_TEXT_FIELDS)}): {_INTEGER_OR_DECIMAL}"
 
 
 def json_records(lines: DataFrame) -> DataFrame:
@@ -263,18 +269,23 @@ def json_records(lines: DataFrame) -> DataFrame:
         "source_file", "value", first.alias("_object"), single.alias("_single")
     ).select("*", F.try_variant_get(F.col("_object"), "$", "map<string,string>").alias("_members"))
     # A VARIANT holds a number exactly as DECIMAL up to 38 digits; beyond that, or with an
-    # exponent, it falls back to a double. Those lines are read again with every number
-    # quoted, so their fields keep the text as written. One schema string per line says
-    # whether any member is a double (a member merely named "DOUBLE" only costs the
-    # second read, whose text is the same).
-    has_double = F.coalesce(F.schema_of_variant(F.col("_object")).contains("DOUBLE"), F.lit(False))
+    # exponent, it falls back to a double. Its text is canonical, not as written: 1.50
+    # reads "1.5", -0 reads "0". That changes no amount's value, but it changes a field
+    # judged on its text (a trade_id 1.50 is not 1.5; a report_seq 1.0 is no integer).
+    # Lines with a double anywhere, or a bare number in a text field, are read again
+    # with every number quoted, so their fields keep the text as written. One schema
+    # string per line says which (a member merely named so only costs the second read,
+    # whose text is the same).
+    needs_text = F.coalesce(
+        F.schema_of_variant(F.col("_object")).rlike(_NUMBER_AS_WRITTEN), F.lit(False)
+    )
     quoted = F.try_parse_json(F.regexp_replace(F.col("value"), _BARE_NUMBERS, '$1"$2"'))
     sources = objects.select(
         "source_file",
         "value",
         F.map_keys(F.col("_members")).alias("keys"),
         (F.col("_members").isNotNull() & F.col("_single")).alias("_single_object"),
-        F.when(has_double, F.try_variant_get(quoted, "$", "map<string,string>"))
+        F.when(needs_text, F.try_variant_get(quoted, "$", "map<string,string>"))
         .otherwise(F.col("_members"))
         .alias("_source"),
     )

@@ -251,7 +251,9 @@ def _make_row(rng: random.Random, t: _Trade, file: int, bad: str | None = None) 
         "price_too_large": {"price": Decimal(rng.randint(10**8, 10**9 - 1)).scaleb(-2)},
         "zero_quantity": {"quantity": Decimal(0)},
         "unparseable_timestamp": {"timestamp": "yesterday"},
-        "timestamp_outside_day": {"timestamp": t.ts - timedelta(days=1)},
+        # A year and a day before: outside the day under any lateness window (at most
+        # 366 days, contract.max_lateness_days), so it is a reject in every profile.
+        "timestamp_outside_day": {"timestamp": t.ts - timedelta(days=367)},
         "missing_exchange": {"exchange": ""},
     }  # malformed_json and short_csv_row are applied when the line is written
     return replace(row, **defects.get(bad, {}))

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ DAY = date(2025, 1, 15)
 # Kafka timestamp of the day's messages: noon UTC, so landing_date is DAY.
 NOON_MS = int(datetime(2025, 1, 15, 12, tzinfo=UTC).timestamp() * 1000)
 TRADES_RUN_COLUMNS = ("source_file", "run_id", "ingested_at")
+PREVIOUS_DAY = date(2025, 1, 14)
+# Late reports of the day before: LATE-1 and its correction, LATE-2 and its cancel, LATE-3.
+LATE_REPORTS = [
+    trade_json("LATE-1", price="10", timestamp="2025-01-14T20:00:00Z"),
+    trade_json("LATE-1", price="11", timestamp="2025-01-14T20:00:00Z", report_type="correct",
+               report_seq=1),
+    trade_json("LATE-2", price="12", timestamp="2025-01-14T21:00:00Z"),
+    json.dumps({"trade_id": "LATE-2", "timestamp": "2025-01-14T21:00:00Z",
+                "report_type": "cancel", "report_seq": 1}),
+    trade_json("LATE-3", price="13", timestamp="2025-01-14T22:00:00Z"),
+]  # fmt: skip
 REJECTS_RUN_COLUMNS = ("source_file", "run_id", "rejected_at")
 
 
@@ -41,10 +53,14 @@ def test_a_day_landed_from_kafka_ingests_to_the_same_tables_as_its_files(
     """The sample generator's messy day, one message per line, gives the files' tables.
 
     An aborted transaction of more messy lines sits between the two committed ones: none
-    of it lands.
+    of it lands. With a window of one day, late reports of the day before (a correction
+    and a cancel among them) reach that day on both paths: the landing day of a message
+    is its landing.
     """
+    monkeypatch.setenv("TRADELAKE_CONTRACT__MAX_LATENESS_DAYS", "1")
     generate_day(tmp_path / "raw", DAY, trades=600, files=3, seed=7, file_format="jsonl")
     folder = tmp_path / "raw" / "trades" / f"date={DAY.isoformat()}"
+    (folder / "late.jsonl").write_text("\n".join(LATE_REPORTS) + "\n", encoding="utf-8")
     # A file's records are its lines as Spark's text reader splits them, blank ones skipped.
     lines = [
         line
@@ -93,7 +109,16 @@ def test_a_day_landed_from_kafka_ingests_to_the_same_tables_as_its_files(
     counts = ("records_read", "loaded", "duplicates_dropped", "rejected", "rejected_by_reason")
     assert {k: from_kafka.summary[k] for k in counts} == {k: from_files.summary[k] for k in counts}
     assert from_kafka.summary["conservation_ok"] is True
-    assert from_kafka.summary["loaded"] == 600
+    assert from_kafka.summary["loaded"] == 600 + len(LATE_REPORTS)
+    for summary in (from_kafka.summary, from_files.summary):
+        assert summary["loaded_by_date"] == {PREVIOUS_DAY.isoformat(): 5, DAY.isoformat(): 600}
+        assert summary["touched_dates"] == [PREVIOUS_DAY.isoformat(), DAY.isoformat()]
+    late = {
+        (row["trade_id"], row["price"], row["report_type"], row["report_seq"])
+        for row in kafka_trades
+        if row["trade_date"] == PREVIOUS_DAY
+    }
+    assert late == {("LATE-1", Decimal("11"), "correct", 1), ("LATE-3", Decimal("13"), "new", 0)}
     assert multiset(kafka_trades, TRADES_RUN_COLUMNS) == files_lake.content(
         "trades", TRADES_RUN_COLUMNS
     )

@@ -10,6 +10,7 @@ fails the comparison.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -96,12 +98,14 @@ class Finished:
         return "\n".join(lines[:40]) or (self.stderr[-3000:] + self.stdout[-2000:])
 
 
-def run_at_once(lake: ProcessLake, jobs: list[tuple[str, ...]]) -> list[Finished]:
+def run_at_once(
+    lake: ProcessLake, jobs: list[tuple[str, ...]], extra_env: dict[str, str] | None = None
+) -> list[Finished]:
     """Start every ``(job, *argv)`` as its own spark-submit process at once; wait for all."""
     procs: list[tuple[list[str], subprocess.Popen[str]]] = []
     try:
         for job, *argv in jobs:
-            procs.append(([job, *argv], lake.popen(job, *argv, **FAST_START)))
+            procs.append(([job, *argv], lake.popen(job, *argv, **FAST_START, **(extra_env or {}))))
         finished = []
         for args, proc in procs:
             stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
@@ -153,7 +157,7 @@ def assert_commit_retries(summary: dict[str, Any]) -> dict[str, int]:
     """Every ingest summary reports its commit retries per table, as non-negative ints."""
     retries = summary.get("commit_retries")
     assert isinstance(retries, dict), f"no commit_retries in the summary: {sorted(summary)}"
-    assert set(retries) == {"trades", "trades_rejected"}, retries
+    assert set(retries) == {"trade_reports", "trades", "trades_rejected"}, retries
     for table, count in retries.items():
         assert type(count) is int and count >= 0, (table, count)
     return retries
@@ -459,3 +463,80 @@ def trades_history(lake: ProcessLake) -> list[str]:
         assert summary is not None
         history.append(f"{summary.operation.value}:{summary.get('tradelake.run-id') or 'other'}")
     return history
+
+
+def _report_line(trade_id: str, at: datetime, price: str, **version: Any) -> str:
+    fields = {
+        "trade_id": trade_id,
+        "symbol": "AAPL",
+        "side": "buy",
+        "price": price,
+        "quantity": "1",
+        "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "exchange": "XNAS",
+        **version,
+    }
+    return json.dumps(fields)
+
+
+def test_two_landings_resolving_the_same_day_at_once_give_the_sequential_result(
+    process_lake: ProcessLake,
+) -> None:
+    """Landing D1 and landing D2 (late corrections, cancels and new trades of D1) at once.
+
+    Both resolve D1 at about the same time; the validated overwrite makes the one that
+    commits second redo its resolution on the other's reports. Whatever the interleaving,
+    D1 must end as if the landings had run one after the other (in any order: the result
+    does not depend on it). Repeated ``scale()`` times on the same lake.
+    """
+    lake = process_lake
+    first, second = DAYS[0], DAYS[1]
+    noon = datetime(first.year, first.month, first.day, 12, tzinfo=UTC)
+    own = [_report_line(f"A{n:03d}", noon + timedelta(seconds=n), "100") for n in range(200)]
+    late = (
+        # Corrections of A000..A049 (sequence 1), cancels of A050..A069, new trades of D1.
+        [_report_line(f"A{n:03d}", noon + timedelta(seconds=n), "101", report_type="correct",
+                      report_seq=1) for n in range(50)]
+        + [json.dumps({"trade_id": f"A{n:03d}", "timestamp":
+                       (noon + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "report_type": "cancel", "report_seq": 1}) for n in range(50, 70)]
+        + [_report_line(f"B{n:03d}", noon + timedelta(minutes=30, seconds=n), "99")
+           for n in range(30)]
+    )  # fmt: skip
+    next_noon = noon + timedelta(days=1)
+    own_second = [
+        _report_line(f"C{n:03d}", next_noon + timedelta(seconds=n), "102") for n in range(100)
+    ]
+    for day, lines in ((first, own), (second, late + own_second)):
+        folder = lake.raw_root / "trades" / f"date={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "reports.jsonl").write_text("\n".join(lines) + "\n")
+    expected_first = (
+        {(f"A{n:03d}", Decimal("101"), "correct", 1, second) for n in range(50)}
+        | {(f"A{n:03d}", Decimal("100"), "new", 0, first) for n in range(70, 200)}
+        | {(f"B{n:03d}", Decimal("99"), "new", 0, second) for n in range(30)}
+    )
+    expected_second = {(f"C{n:03d}", Decimal("102"), "new", 0, second) for n in range(100)}
+    window = {"TRADELAKE_CONTRACT__MAX_LATENESS_DAYS": "1"}
+    for trial in range(scale()):
+        runs = run_at_once(
+            lake,
+            [("ingest", "--date", day.isoformat()) for day in (first, second)],
+            extra_env=window,
+        )
+        summaries = [assert_ok(run) for run in runs]
+        assert summaries[1]["touched_dates"] == [first.isoformat(), second.isoformat()]
+        for day, expected in ((first, expected_first), (second, expected_second)):
+            rows = lake.rows("trades", f"trade_date = '{day.isoformat()}'")
+            got = [
+                (r["trade_id"], r["price"], r["report_type"], r["report_seq"], r["landing_date"])
+                for r in rows
+            ]
+            assert len(got) == len(set(got)), f"trial {trial}: {day} has a row twice"
+            assert set(got) == expected, (
+                f"trial {trial} {day}: {len(set(got) - expected)} rows extra, "
+                f"{len(expected - set(got))} lost"
+            )
+        assert len(lake.rows("trade_reports")) == 200 + len(late) + 100
+        retries = [summary["commit_retries"]["trades"] for summary in summaries]
+        print(f"concurrency: two landings on one day, trial {trial}: trades retries {retries}")

@@ -19,9 +19,17 @@ from typing import Any
 import pytest
 
 from tests.reliability.cluster import StandaloneCluster, standalone_cluster
+from tests.reliability.profiles import profile
 from tests.submit import ProcessLake
 from tradelake.runtime import run_summaries
 from tradelake.sample import generate_day
+
+# Three minutes of a two-core CI run for a check whose code paths change rarely (how the
+# jobs behave with executors in JVMs of their own): the full profile only.
+pytestmark = pytest.mark.skipif(
+    profile().name == "ci",
+    reason="full profile only (make test-reliability): a standalone cluster costs 3 min of CI",
+)
 
 DAY = date(2025, 1, 15)
 JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (

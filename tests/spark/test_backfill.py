@@ -68,3 +68,24 @@ def test_bad_ranges_exit_2(
     run = run_job("backfill", "ingest", *argv)
     assert run.exit_code == 2
     assert message in run.summary["error"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code", "message"),
+    [
+        (("ingest", "--landing", "2025-02-01"), 2, "--landing takes a gold job"),
+        (
+            ("daily_volume", "--landing", "2025-02-01", "--start", "2025-02-01"),
+            2,
+            "no --start/--end",
+        ),
+        (("daily_volume",), 2, "give --start and --end"),
+        (("ohlcv", "--landing", "2025-02-01"), 4, "has not been published by an ingest run"),
+    ],
+)
+def test_a_landing_backfill_needs_a_gold_job_and_a_published_landing(
+    lake_env: Any, run_job: Any, argv: tuple[str, ...], exit_code: int, message: str
+) -> None:
+    run = run_job("backfill", *argv)
+    assert run.exit_code == exit_code, run.summary
+    assert message in run.summary["error"]

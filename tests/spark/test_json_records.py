@@ -57,6 +57,26 @@ def test_numbers_keep_the_text_they_were_written_with(spark: Any) -> None:
     assert read(spark, *lines) == lines
 
 
+def test_a_bare_number_in_a_text_field_keeps_its_text(spark: Any) -> None:
+    """Found by the fuzzer: a VARIANT prints 1.50 as "1.5" and -0 as "0". Fields judged on
+    their text (trade_id, symbol, report_seq …) must see what was written."""
+    lines = [
+        '{"trade_id": 1.50, "report_seq": 1.0, "symbol": 10, "price": 1.50}',
+        '{"trade_id": -0, "report_seq": -0, "exchange": 0.0}',
+        '{"trade_id": 7, "report_seq": 12}',
+    ]
+    frame = spark.createDataFrame(
+        [("file:/raw/a.jsonl", line) for line in lines], "source_file string, value string"
+    )
+    rows = json_records(frame).collect()
+    fields = ("trade_id", "report_seq", "symbol", "exchange", "price")
+    assert {row["record"]: tuple(row[name] for name in fields) for row in rows} == {
+        lines[0]: ("1.50", "1.0", "10", None, "1.50"),
+        lines[1]: ("-0", "-0", None, "0.0", None),
+        lines[2]: ("7", "12", None, None, None),
+    }
+
+
 def test_a_line_is_one_object_and_nothing_else(spark: Any) -> None:
     trade = '{"trade_id": "T1", "price": "187.25"}'
     lines = {

@@ -135,5 +135,12 @@ def test_older_trades_tables_gain_the_pii_columns(spark: Any, lake_env: Any, run
         ["trade_id,symbol,side,price,quantity,timestamp,exchange", *rows],
     )
     assert run_job("ingest", "--date", DAY).exit_code == 0
-    assert spark.table(table).columns[-2:] == ["account_id", "trader_email"]
+    # Added in the spec's order: the PII columns, then the version columns.
+    assert spark.table(table).columns[-5:] == [
+        "account_id",
+        "trader_email",
+        "report_type",
+        "report_seq",
+        "landing_date",
+    ]
     assert spark.table(table).count() == 3

@@ -186,8 +186,11 @@ def test_late_reports_corrections_and_cancels_reach_their_days(
     reports = spark.table(lake_env.table("trade_reports"))
     assert reports.count() == 3 + 8 + 3
 
+    # L3's gold dates: every day it resolved (each one's own landing is published).
+    rebuilt = run_job("backfill", "daily_volume", "--landing", L3)
+    assert rebuilt.exit_code == 0, rebuilt.summary
+    assert (rebuilt.summary["landing"], rebuilt.summary["succeeded"]) == (L3, [L1, L2, L3])
     for day in (L1, L2, L3):
-        assert run_job("daily_volume", "--date", day).exit_code == 0
         assert run_job("ohlcv", "--date", day).exit_code == 0
     assert volume(spark, lake_env, D1) == EXPECTED_VOLUME_D1
     bars = spark.sql(

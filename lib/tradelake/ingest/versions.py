@@ -79,6 +79,7 @@ def previous_dates(spark: SparkSession, settings: Settings, landing: date) -> se
     table = settings.table(TRADE_REPORTS.name)
     if not spark.catalog.tableExists(table):
         return set()
+    spark.catalog.refreshTable(table)  # another run of the landing may have committed since
     rows = spark.sql(
         f"SELECT DISTINCT partition.trade_date AS trade_date FROM {table}.partitions "
         f"WHERE partition.landing_date = DATE'{landing.isoformat()}'"
@@ -148,6 +149,7 @@ def publish_versions(
     )
     outcomes: dict[date, DayOutcome] = {}
     held: list[DataFrame] = []
+    reports_table = settings.table(TRADE_REPORTS.name)
     in_touched = F.col("trade_date").isin(touched)
 
     def resolved_trades() -> DataFrame:
@@ -155,7 +157,11 @@ def publish_versions(
         # other landings' reports are read again, so a redo sees what won the race.
         for frame in held:
             frame.unpersist()
-        others = spark.table(settings.table(TRADE_REPORTS.name)).where(
+        # Iceberg's Spark catalog caches a table's metadata (cache-enabled): without a
+        # refresh, a redo would read the reports as this process last saw them and miss
+        # the ones the winning landing committed.
+        spark.catalog.refreshTable(reports_table)
+        others = spark.table(reports_table).where(
             in_touched & (F.col("landing_date") != F.lit(landing))
         )
         ranked = rank_reports(reports.unionByName(others)).persist(StorageLevel.DISK_ONLY)
