@@ -25,12 +25,15 @@ from tests.athena.lake import (
     DAYS,
     JAVA_HOME,
     LAKE_BUCKET,
+    MAX_LATENESS_DAYS,
     RAW_BUCKET,
     REJECTED,
-    TRADES,
+    REPORTS,
     TRINO_VERSION,
+    VIEWS_DIR,
     AthenaLake,
     TrinoServer,
+    raw_file,
 )
 from tests.lakes import REPO, FakeAws, free_port
 from tests.submit import fake_aws_settings, spark_submit, submit_env
@@ -47,6 +50,7 @@ def _aws_env(fake: FakeAws) -> dict[str, str]:
             database=DATABASE,
             # A handful of rows with rejects on purpose: far above the production gate.
             TRADELAKE_QUALITY__MAX_REJECT_RATIO="0.5",
+            TRADELAKE_CONTRACT__MAX_LATENESS_DAYS=str(MAX_LATENESS_DAYS),
         )
     )
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -160,7 +164,8 @@ def trino_process(
 
 @pytest.fixture(scope="session")
 def athena_lake(fake_aws: FakeAws, tmp_path_factory: pytest.TempPathFactory) -> AthenaLake:
-    """Raw CSVs on S3, then ingest, daily_volume and ohlcv --interval 1m for both days."""
+    """Raw CSVs on S3, then ingest of both landings, daily_volume and ohlcv --interval 1m
+    for both days (after both ingests: the 16th's landing touches the 15th too)."""
     import boto3
 
     s3 = boto3.client(
@@ -174,11 +179,11 @@ def athena_lake(fake_aws: FakeAws, tmp_path_factory: pytest.TempPathFactory) -> 
         s3.create_bucket(Bucket=bucket)
     for day in DAYS:
         lines = [CSV_HEADER]
-        lines += [trade.csv() for trade in TRADES if trade.day == day]
+        lines += [report.line for report in REPORTS if report.landing == day]
         lines += [line for line, _ in REJECTED[day]]
         s3.put_object(
             Bucket=RAW_BUCKET,
-            Key=f"raw/trades/date={day}/trades.csv",
+            Key=raw_file(day),
             Body=("\n".join(lines) + "\n").encode(),
         )
     started = time.time()
@@ -207,3 +212,20 @@ def trino_server(trino_process: TrinoServer, athena_lake: AthenaLake) -> TrinoSe
             tail = "\n".join(trino_process.log.read_text(errors="replace").splitlines()[-80:])
             raise RuntimeError(f"Trino {TRINO_VERSION} did not start on {url}:\n{tail}")
         time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def cursor(trino_server: TrinoServer) -> Iterator[Any]:
+    connection = trino_server.connect()
+    yield connection.cursor()
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def views(cursor: Any) -> list[str]:
+    """Every view of sql/athena/views/ created in the lake's database, by name."""
+    paths = sorted(VIEWS_DIR.glob("*.sql"))
+    for path in paths:
+        cursor.execute(path.read_text(encoding="utf-8"))
+        cursor.fetchall()
+    return [path.stem for path in paths]
