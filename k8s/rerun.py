@@ -5,10 +5,17 @@
       | kubectl create -f -
 
 Reads a ScheduledSparkApplication (or a SparkApplication) as JSON on stdin and prints a
-SparkApplication with the same spec (image, settings, sizing, retries), the job's
-``--date`` set to the given date (replacing any), the job flags given after ``--``
-appended, a new name ``<schedule>-<YYYYMMDD>-<4 hex>`` and a 7-day time to live.
-Standard library only (Python 3.9+), so it runs wherever kubectl does.
+SparkApplication with the same spec (image, settings, sizing, retries) run for the given
+date, the job flags given after ``--`` added, a new name ``<schedule>-<YYYYMMDD>-<4 hex>``
+and a 7-day time to live. The date is what the schedule would have run the next morning:
+
+- for most jobs, the job's ``--date`` (replacing any);
+- for the gold schedules, which run ``jobs/backfill.py <job> --landing yesterday``, the
+  landing: ``--landing <date>`` rebuilds the gold of every day that landing's latest
+  ingest changed, and the job flags go after backfill's ``--``, to each date's job.
+
+Without ``--date``, yesterday (UTC), as the schedule. Standard library only (Python
+3.9+), so it runs wherever kubectl does.
 """
 
 from __future__ import annotations
@@ -29,30 +36,60 @@ TTL_SECONDS = 7 * 24 * 3600
 # of at most 63 characters.
 MAX_NAME = 63 - len("-ui-svc")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DATE_FLAG = "--date"
+# A gold schedule runs jobs/backfill.py over a landing's gold dates: its day is the landing,
+# "yesterday" (UTC) on the schedule, and the flags after "--" are each date's job's.
+LANDING_FLAG = "--landing"
+SCHEDULED_LANDING = "yesterday"
+JOB_FLAGS = "--"
 
 
 class RerunError(ValueError):
     """The input cannot be turned into a rerun; the message says why."""
 
 
-def without_date(arguments: list[str]) -> list[str]:
-    """The job arguments minus any ``--date D`` or ``--date=D``."""
+def without_flag(arguments: list[str], flag: str) -> list[str]:
+    """The arguments minus any ``flag V`` or ``flag=V``."""
     kept: list[str] = []
     skip_next = False
     for argument in arguments:
         if skip_next:
             skip_next = False
-        elif argument == "--date":
+        elif argument == flag:
             skip_next = True
-        elif not argument.startswith("--date="):
+        elif not argument.startswith(f"{flag}="):
             kept.append(argument)
     return kept
+
+
+def rerun_arguments(arguments: list[str], day: date | None, extra: list[str]) -> list[str]:
+    """The job's ``arguments`` set to run ``day`` (None: yesterday), with ``extra`` job flags.
+
+    A backfill of a landing's gold dates (``--landing`` before any ``--``) gets
+    ``--landing day`` and ``extra`` after its ``--``, so that they reach each date's job
+    rather than backfill; any other job gets ``--date day`` and ``extra`` at the end.
+    """
+    own, job_flags = arguments, []
+    if JOB_FLAGS in arguments:
+        index = arguments.index(JOB_FLAGS)
+        own, job_flags = arguments[:index], arguments[index + 1 :]
+    if any(arg == LANDING_FLAG or arg.startswith(f"{LANDING_FLAG}=") for arg in own):
+        landing = day.isoformat() if day is not None else SCHEDULED_LANDING
+        job_flags = [*job_flags, *extra]
+        tail = [JOB_FLAGS, *job_flags] if job_flags else []
+        return [*without_flag(own, LANDING_FLAG), LANDING_FLAG, landing, *tail]
+    dated = without_flag(arguments, DATE_FLAG)
+    if day is not None:
+        dated += [DATE_FLAG, day.isoformat()]
+    return [*dated, *extra]
 
 
 def rerun_manifest(
     source: dict[str, Any], day: date | None, extra: list[str], suffix: str
 ) -> dict[str, Any]:
     """A SparkApplication running ``source``'s job for ``day`` (default: the job's own).
+
+    ``day`` is the job's ``--date``, or the landing of a gold schedule (``rerun_arguments``).
 
     Raises:
         RerunError: ``source`` is not a (Scheduled)SparkApplication or the name is too long.
@@ -73,11 +110,9 @@ def rerun_manifest(
     base = labels.get(SCHEDULE_LABEL, metadata["name"])
     labels = {key: value for key, value in labels.items() if not key.startswith("sparkoperator.")}
     labels["tradelake.io/rerun-of"] = base
-    arguments = without_date(list(spec.get("arguments") or []))
+    spec["arguments"] = rerun_arguments(list(spec.get("arguments") or []), day, extra)
     if day is not None:
-        arguments += ["--date", day.isoformat()]
         labels["tradelake.io/date"] = day.isoformat()
-    spec["arguments"] = arguments + extra
     spec.setdefault("timeToLiveSeconds", TTL_SECONDS)
     name = f"{base}-{day:%Y%m%d}-{suffix}" if day is not None else f"{base}-now-{suffix}"
     if len(name) > MAX_NAME or not _DNS_1035.match(name):
@@ -109,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--date", type=iso_date, help="the date to run (default: the job's)")
+    parser.add_argument(
+        "--date",
+        type=iso_date,
+        help="the date to run, the landing for a gold schedule (default: the job's, yesterday)",
+    )
     parser.add_argument("extra", nargs="*", help="job flags to add, after --")
     args = parser.parse_args(argv)
     try:

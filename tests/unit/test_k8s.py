@@ -2,9 +2,12 @@
 
 - Every manifest, source files and rendered overlays, validates against the spark-operator
   CRDs (tests/schemas/spark-operator), with unknown fields refused (tests/unit/k8s_manifests).
-- The arguments in the manifests are parsed by the jobs' own parsers, strictly.
+- The arguments in the manifests are parsed by the jobs' own parsers, strictly; a gold
+  schedule's by backfill's, and each gold date's by the job's, as backfill passes them on.
 - The static Spark settings agree with tradelake.session.spark_conf; the ConfigMap loads.
 - The daily chain's timing: gold jobs retry past ingest's last attempt, maintenance after.
+- One-offs and reruns by hand: the same spec as their schedule; a gold schedule rebuilds a
+  landing's gold dates through jobs/backfill.py, its one-off runs the job for one date.
 - The image's build script (docker/build.sh) runs, and stages exactly the project's jars.
 
 Rendering needs kustomize (scripts/kustomize.sh: built once with Go, or kubectl); without
@@ -24,11 +27,11 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,7 +43,7 @@ from tests.submit import load_job
 from tests.unit import k8s_manifests as km
 from tradelake.config import Settings, load_settings
 from tradelake.jars import JARS
-from tradelake.runtime import yesterday_utc
+from tradelake.runtime import DAILY_VOLUME, OHLCV, Run, yesterday_utc
 from tradelake.session import spark_conf
 
 K8S = REPO / "k8s"
@@ -50,11 +53,18 @@ KAFKA_OVERLAYS = ("prod-kafka",)
 # The scheduled jobs: manifest name -> job script (jobs/<script>.py).
 SCHEDULED = {
     "tradelake-ingest": "ingest",
-    "tradelake-daily-volume": "daily_volume",
-    "tradelake-ohlcv-1m": "ohlcv",
+    "tradelake-daily-volume": "backfill",
+    "tradelake-ohlcv-1m": "backfill",
     "tradelake-compact": "compact",
     "tradelake-land-kafka": "land_kafka",
 }
+# The schedules that rebuild the gold dates of yesterday's landing (a landing may carry
+# late reports of earlier days): name -> the gold job backfill runs for each date, which
+# is also the script of the schedule's one-off twin (one trade date).
+LANDING_BACKFILLS = {"tradelake-daily-volume": DAILY_VOLUME, "tradelake-ohlcv-1m": OHLCV}
+# The gold dates a landing's ingest lists, as the tests pretend: the landing's own day and
+# a late report's of two days before.
+LATE_REPORT_DAYS = 2
 JOBS_DIR_IN_IMAGE = "/opt/tradelake/jobs"
 CONF_DIR_IN_IMAGE = "/opt/tradelake/conf"
 SPARK_UID = 185
@@ -255,29 +265,44 @@ def test_daily_chain_timing(rendered: Callable[[str], list[dict[str, Any]]], ove
     gold = [timing(schedules[name]) for name in ("tradelake-daily-volume", "tradelake-ohlcv-1m")]
     compact = timing(schedules["tradelake-compact"])
     for job in gold:
-        # Gold jobs start after ingest had time to run, and keep retrying (exit 4: day not
-        # published) until after ingest's last retry had time to publish the day.
+        # Gold jobs start after ingest had time to run, and keep retrying (exit 4: landing
+        # not published) until after ingest's last retry had time to publish the landing.
         assert job.first >= ingest.first + 60
         assert job.last >= ingest.last + 60
         # Maintenance runs once the gold jobs are done retrying.
         assert compact.first >= job.last + 30
     for job in (ingest, *gold, compact):
-        # Every attempt ends the day it started: the jobs' default --date (yesterday, UTC)
-        # is the same day for every retry.
+        # Every attempt ends the day it started: yesterday (UTC), the jobs' default --date
+        # and the gold schedules' --landing, is the same day for every retry.
         assert job.last + RUN_BUDGET_MINUTES < 24 * 60
+
+
+def landing_backfill(job: str, job_arguments: list[str]) -> list[str]:
+    """A gold schedule's arguments: ``job`` for each gold date of yesterday's landing, with
+    the job's own flags (its one-off's arguments) after ``--``, which backfill passes on."""
+    return [job, "--landing", "yesterday", *(["--", *job_arguments] if job_arguments else [])]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_one_off_jobs_run_what_the_schedules_run(
     rendered: Callable[[str], list[dict[str, Any]]], overlay: str
 ) -> None:
+    """A one-off is its schedule's template. A gold one runs its job for one date (what
+    Airflow submits with --date), where the schedule runs the same job with the same flags
+    through jobs/backfill.py, for every gold date of yesterday's landing."""
     schedules = by_kind(rendered(f"overlays/{overlay}"), "ScheduledSparkApplication")
     one_offs = by_kind(rendered(f"overlays/{overlay}/jobs"), "SparkApplication")
     assert set(one_offs) == set(schedules)
     for name, app in one_offs.items():
         spec = dict(app["spec"])
         assert spec.pop("timeToLiveSeconds") > 0, "one-off runs are cleaned up"
-        assert spec == schedules[name]["spec"]["template"], name
+        template = dict(schedules[name]["spec"]["template"])
+        if name in LANDING_BACKFILLS:
+            job = LANDING_BACKFILLS[name]
+            assert (job_script(spec), job_script(template)) == (job, "backfill"), name
+            assert template.pop("arguments") == landing_backfill(job, spec.pop("arguments")), name
+            del spec["mainApplicationFile"], template["mainApplicationFile"]
+        assert spec == template, name
         assert app["metadata"]["namespace"] == schedules[name]["metadata"]["namespace"]
         assert app["metadata"]["labels"] == schedules[name]["metadata"]["labels"]
 
@@ -303,6 +328,22 @@ class ParsedRun:
     job: str
     args: argparse.Namespace
     day: date
+    # A backfill's runs of its job, one per date, in order.
+    dates: list[ParsedRun] = field(default_factory=list)
+
+
+def strict_known_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """``parser.parse_known_args(argv)``, failing on an error or on any unknown flag."""
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            parsed, unknown = parser.parse_known_args(argv)
+    except SystemExit:
+        pytest.fail(f"{parser.prog} rejects {argv}: {stderr.getvalue()}")
+    assert not unknown, f"{parser.prog} does not define {unknown}"
+    return parsed
 
 
 def parse_with_job(module: ModuleType, arguments: list[str]) -> ParsedRun:
@@ -318,13 +359,7 @@ def parse_with_job(module: ModuleType, arguments: list[str]) -> ParsedRun:
     def strict_parse(
         parser: argparse.ArgumentParser, argv: list[str] | None, **kwargs: Any
     ) -> argparse.Namespace:
-        stderr = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(stderr):
-                _, unknown = parser.parse_known_args(argv)
-        except SystemExit:
-            pytest.fail(f"{parser.prog} rejects {argv}: {stderr.getvalue()}")
-        assert not unknown, f"{parser.prog} does not define {unknown}"
+        strict_known_args(parser, argv)
         parsed: argparse.Namespace = real_parse(parser, argv, **kwargs)
         seen["args"] = parsed
         return parsed
@@ -341,9 +376,86 @@ def parse_with_job(module: ModuleType, arguments: list[str]) -> ParsedRun:
     return ParsedRun(seen["job"], seen["args"], seen["day"])
 
 
+def parse_with_backfill(
+    backfill: ModuleType, jobs: Mapping[str, ModuleType], arguments: list[str]
+) -> ParsedRun:
+    """Run jobs/backfill.py's ``main(arguments)`` with no settings, Spark or lake, and each
+    date's job, with what backfill gives it, up to its argument parsing (``parse_with_job``).
+
+    Backfill parses strictly too: it passes the flags it does not know on to each date's
+    job, so a misspelt flag of its own, or a job flag before ``--`` that abbreviates one of
+    its own, would go astray in silence. A landing's gold dates are the landing and the day
+    ``LATE_REPORT_DAYS`` before it; the dates run one after the other.
+    """
+    seen: dict[str, Any] = {}
+    dates: list[ParsedRun] = []
+    real_parser = backfill.parser
+
+    def gold_dates(spark: Any, settings: Any, landing: date) -> list[date]:
+        return [landing - timedelta(days=LATE_REPORT_DAYS), landing]
+
+    def load_gold_job(name: str) -> SimpleNamespace:
+        def main(argv: list[str]) -> int:
+            dates.append(parse_with_job(jobs[name], argv))
+            return 0
+
+        return SimpleNamespace(main=main)
+
+    def run_one_by_one(
+        spark: Any,
+        settings: Any,
+        job: str,
+        days: list[date],
+        concurrency: int,
+        resume: bool,
+        run_date: Callable[[date], int],
+    ) -> dict[str, Any]:
+        return {"failed": {day.isoformat(): code for day in days if (code := run_date(day))}}
+
+    def fake_run_job(job: str, day: date, body: Callable[[Run], None]) -> int:
+        seen.update(job=job, day=day)
+        body(Run(run_id="parse", job=job, day=day, started_at=datetime.now(UTC), summary={}))
+        return 0
+
+    with pytest.MonkeyPatch.context() as patch:
+
+        def strict_parser() -> argparse.ArgumentParser:
+            parser = real_parser()
+
+            def parse_known_args(
+                args: list[str] | None = None, namespace: argparse.Namespace | None = None
+            ) -> tuple[argparse.Namespace, list[str]]:
+                seen["args"] = strict_known_args(real_parser(), args)
+                return seen["args"], []
+
+            patch.setattr(parser, "parse_known_args", parse_known_args)
+            return parser
+
+        patch.setattr(backfill, "parser", strict_parser)
+        patch.setattr(backfill, "run_job", fake_run_job)
+        patch.setattr(backfill, "configure_logging", lambda: None)
+        patch.setattr(backfill, "load_settings", lambda *args, **kwargs: None)
+        patch.setattr(backfill, "build_session", lambda *args, **kwargs: None)
+        patch.setattr(backfill, "landing_gold_dates", gold_dates)
+        patch.setattr(backfill, "load_job", load_gold_job)
+        patch.setattr(backfill, "run_backfill", run_one_by_one)
+        assert backfill.main(list(arguments)) == 0
+    return ParsedRun(seen["job"], seen["args"], seen["day"], dates)
+
+
 @pytest.fixture(scope="module")
 def jobs() -> dict[str, ModuleType]:
-    return {script: load_job(script) for script in set(SCHEDULED.values())}
+    scripts = {*SCHEDULED.values(), *LANDING_BACKFILLS.values()}
+    return {script: load_job(script) for script in scripts}
+
+
+def parse_manifest_arguments(
+    jobs: Mapping[str, ModuleType], script: str, arguments: list[str]
+) -> ParsedRun:
+    """``arguments`` parsed as ``jobs/<script>.py`` parses them (each date's, for backfill)."""
+    if script == "backfill":
+        return parse_with_backfill(jobs[script], jobs, arguments)
+    return parse_with_job(jobs[script], arguments)
 
 
 @pytest.mark.parametrize("path", [*OVERLAYS, *(f"{overlay}/jobs" for overlay in OVERLAYS)])
@@ -355,9 +467,18 @@ def test_manifest_arguments_parse_with_the_jobs_parsers(
         script = job_script(spec)
         assert (REPO / "jobs" / f"{script}.py").is_file()
         before = yesterday_utc()
-        run = parse_with_job(jobs[script], spec.get("arguments", []))
+        run = parse_manifest_arguments(jobs, script, spec.get("arguments", []))
         assert run.job == script
-        if script == "compact":
+        if script == "backfill":
+            # --landing yesterday: yesterday, UTC, computed when the run starts; each of
+            # its gold dates is a run of the gold job the schedule is named after.
+            gold = LANDING_BACKFILLS[doc["metadata"]["name"]]
+            assert run.day in (before, yesterday_utc()) and run.args.landing == run.day
+            assert run.args.start is None and run.args.end is None
+            late = run.day - timedelta(days=LATE_REPORT_DAYS)
+            assert [(each.job, each.day) for each in run.dates] == [(gold, late), (gold, run.day)]
+            assert all(each.args.date == each.day for each in run.dates)
+        elif script == "compact":
             # No --date: every partition (compaction skips the healthy ones).
             assert run.args.date is None and run.args.since is None
         elif script == "land_kafka":
@@ -366,14 +487,25 @@ def test_manifest_arguments_parse_with_the_jobs_parsers(
         else:
             # No --date: yesterday, UTC, computed when the run starts.
             assert run.day in (before, yesterday_utc())
-        if script == "ohlcv":
-            interval = doc["metadata"]["name"].removeprefix("tradelake-ohlcv-")
-            assert run.args.interval == interval, "the name says which ohlcv_<interval> table"
+        for job_run in run.dates or [run]:
+            if job_run.job == "ohlcv":
+                interval = doc["metadata"]["name"].removeprefix("tradelake-ohlcv-")
+                assert job_run.args.interval == interval, "the name says which ohlcv table"
 
 
 def test_strict_parsing_catches_an_unknown_flag(jobs: dict[str, ModuleType]) -> None:
     with pytest.raises(AssertionError, match="does not define"):
         parse_with_job(jobs["ohlcv"], ["--intervall", "5m"])
+    # backfill would pass these on to ohlcv, which ignores what it does not know (Glue).
+    with pytest.raises(AssertionError, match="ohlcv.py does not define"):
+        parse_with_backfill(
+            jobs["backfill"], jobs, ["ohlcv", "--landing", "2025-01-15", "--", "--intervall", "5m"]
+        )
+    # A job flag before "--" is backfill's to parse: strictly, it is not one of its own.
+    with pytest.raises(AssertionError, match="backfill.py does not define"):
+        parse_with_backfill(
+            jobs["backfill"], jobs, ["ohlcv", "--landing", "2025-01-15", "--interval", "5m"]
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -770,12 +902,18 @@ def test_rerun_of_every_schedule_is_a_valid_run_of_that_date(
         assert spec.pop("timeToLiveSeconds") > 0
         arguments = spec.pop("arguments")
         template = dict(schedule["spec"]["template"])
-        assert (
-            arguments[: len(template.pop("arguments"))] == schedule["spec"]["template"]["arguments"]
-        )
+        scheduled = template.pop("arguments")
         assert spec == template, "the same image, settings, sizing and retries"
-        run = parse_with_job(jobs[SCHEDULED[name]], arguments)
-        assert run.args.date == day
+        run = parse_manifest_arguments(jobs, SCHEDULED[name], arguments)
+        if name in LANDING_BACKFILLS:
+            # What the schedule runs the morning after: the gold dates of that landing.
+            landing = scheduled.index("--landing") + 1
+            assert arguments == [*scheduled[:landing], "2025-01-15", *scheduled[landing + 1 :]]
+            assert run.args.landing == day
+            assert [each.day for each in run.dates] == [date(2025, 1, 13), day]
+        else:
+            assert arguments == [*scheduled, "--date", "2025-01-15"]
+            assert run.args.date == day
 
 
 def test_rerun_replaces_a_date_and_adds_job_flags(rerun: ModuleType) -> None:
@@ -801,6 +939,39 @@ def test_rerun_names_a_run_of_a_schedule_after_the_schedule(rerun: ModuleType) -
     assert not any(key.startswith("sparkoperator.") for key in manifest["metadata"]["labels"])
 
 
+def test_rerun_of_a_landing_backfill_sets_the_landing_and_gives_flags_to_the_job(
+    rerun: ModuleType, jobs: dict[str, ModuleType]
+) -> None:
+    (schedule,) = km.load_documents(K8S / "base" / "schedules" / "daily-volume.yaml")
+    now = rerun.rerun_manifest(schedule, None, [], "0000")
+    assert now["spec"]["arguments"] == ["daily_volume", "--landing", "yesterday"]
+    template = schedule["spec"]["template"]
+    template["arguments"] = ["daily_volume", "--landing=2024-01-01", "--concurrency", "1"]
+    manifest = rerun.rerun_manifest(schedule, date(2025, 1, 15), ["--database", "scratch"], "0000")
+    arguments = manifest["spec"]["arguments"]
+    assert arguments == [
+        "daily_volume",
+        "--concurrency",
+        "1",
+        "--landing",
+        "2025-01-15",
+        "--",
+        "--database",
+        "scratch",
+    ]
+    run = parse_with_backfill(jobs["backfill"], jobs, arguments)
+    assert (run.args.landing, run.args.concurrency, run.args.database) == (
+        date(2025, 1, 15),
+        1,
+        None,
+    )
+    assert [(each.day, each.args.database) for each in run.dates] == [
+        (date(2025, 1, 13), "scratch"),
+        (date(2025, 1, 15), "scratch"),
+    ]
+    assert template["arguments"][1] == "--landing=2024-01-01", "the input is not modified"
+
+
 def test_rerun_cli_reads_kubectl_json_and_refuses_other_kinds() -> None:
     (schedule,) = km.load_documents(K8S / "base" / "schedules" / "ohlcv-1m.yaml")
     command = [
@@ -819,10 +990,12 @@ def test_rerun_cli_reads_kubectl_json_and_refuses_other_kinds() -> None:
     manifest = json.loads(result.stdout)
     assert manifest["kind"] == "SparkApplication"
     assert manifest["spec"]["arguments"] == [
+        "ohlcv",
+        "--landing",
+        "2025-01-15",
+        "--",
         "--interval",
         "1m",
-        "--date",
-        "2025-01-15",
         "--fill",
         "forward",
     ]
