@@ -34,6 +34,8 @@ from tradelake.writes import Commit, overwrite_partition, overwrite_where_unchan
 
 LANDING_PROPERTY = "landing-date"
 RESOLVE_DATES_PROPERTY = "resolve-dates"
+# On a trades commit: the trade_reports snapshot whose days it resolved.
+REPORTS_SNAPSHOT_PROPERTY = "reports-snapshot"
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,10 @@ def _parse_dates(text: str | None) -> set[date]:
 def previous_dates(spark: SparkSession, settings: Settings, landing: date) -> set[date]:
     """The days landing ``landing``'s earlier ingest left reports in, or set out to resolve.
 
-    From the partitions of ``trade_reports`` (metadata only) and from the summary of the
-    landing's latest ``trade_reports`` commit on main: a run that died before its
-    ``trades`` commit recorded there the days it meant to resolve, which may include days
-    its reports no longer carry (a landing that shrank).
+    From the partitions of ``trade_reports`` (metadata only) and, when the landing's latest
+    ``trade_reports`` commit on main has no ``trades`` commit after it (the run died
+    between the two), the days that run meant to resolve: they may include days its
+    reports no longer carry (a landing that shrank).
     """
     table = settings.table(TRADE_REPORTS.name)
     if not spark.catalog.tableExists(table):
@@ -88,8 +90,16 @@ def previous_dates(spark: SparkSession, settings: Settings, landing: date) -> se
     loaded = java_table(spark, table)
     last = find_on_main(spark, loaded, PROPERTY_PREFIX + LANDING_PROPERTY, landing.isoformat())
     if last is not None:
-        summary = summary_of(loaded, int(last.snapshotId())) or {}
-        days |= _parse_dates(summary.get(PROPERTY_PREFIX + RESOLVE_DATES_PROPERTY))
+        reports_snapshot = str(last.snapshotId())
+        resolved = find_on_main(
+            spark,
+            java_table(spark, settings.table(TRADES.name)),
+            PROPERTY_PREFIX + REPORTS_SNAPSHOT_PROPERTY,
+            reports_snapshot,
+        )
+        if resolved is None:
+            summary = summary_of(loaded, int(reports_snapshot)) or {}
+            days |= _parse_dates(summary.get(PROPERTY_PREFIX + RESOLVE_DATES_PROPERTY))
     return days
 
 
@@ -178,7 +188,11 @@ def publish_versions(
             in_touched,
             run_id,
             f"{settings.table(TRADES.name)}: the overwrite of trade_date in {_dates_text(touched)}",
-            properties={**properties, LANDING_PROPERTY: landing.isoformat()},
+            properties={
+                **properties,
+                LANDING_PROPERTY: landing.isoformat(),
+                REPORTS_SNAPSHOT_PROPERTY: str(reports_commit.snapshot_id),
+            },
             # By ranges of (symbol, traded_at) rather than hashed by day: the day is sorted
             # and written by every core at once instead of by one task.
             options={"distribution-mode": "range"},
