@@ -35,6 +35,7 @@ TOOLS = {
     "python -m tradelake.athena": REPO / "lib/tradelake/athena.py",
     "python -m tradelake.sample": REPO / "lib/tradelake/sample.py",
     "python -m tradelake.report": REPO / "lib/tradelake/report/cli.py",
+    "python -m tradelake.replay": REPO / "lib/tradelake/replay/cli.py",
     "k8s/rerun.py": REPO / "k8s/rerun.py",
 }
 # Where a TRADELAKE_* variable the docs name must be read, if it is not a setting.
