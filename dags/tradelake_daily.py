@@ -1,9 +1,12 @@
 """tradelake's daily pipeline: wait for the day's raw files (or land the Kafka topic),
-ingest them, build the gold tables in parallel, compact the recent partitions.
+ingest them, build the gold tables in parallel for every day the ingest names, compact
+the recent partitions.
 
 The logical date is the trade date: the run for D starts once day D is over (00:00 UTC
-on D+1) and its sensor waits for ``trades/date=D/``. The jobs run locally through
-``./spark-submit.sh``, on the spark-operator or as AWS Glue jobs, chosen by
+on D+1) and its sensor waits for ``trades/date=D/``. A landing may carry late reports of
+earlier days: ``gold_dates`` reads from the ingest which days' gold tables to rebuild, and
+each gold task is mapped over them, one instance per date, named by it. The jobs run
+locally through ``./spark-submit.sh``, on the spark-operator or as AWS Glue jobs, chosen by
 ``TRADELAKE_AIRFLOW_RUNNER``; nothing else changes. Configuration, exit codes and
 deployment (MWAA included): docs/airflow.md. What each task decides comes from
 ``tradelake.orchestration``; this file only declares the tasks and their order.
@@ -38,17 +41,34 @@ def alert(context: Any) -> None:
 
 
 @task
-def run_local(command: list[str], **context: Any) -> dict[str, Any] | None:
-    """Run one job with ./spark-submit.sh; its exit code decides retry or fail."""
+def run_local(
+    command: list[str], gold_date: str | None = None, **context: Any
+) -> dict[str, Any] | None:
+    """Run one job with ./spark-submit.sh; its exit code decides retry or fail.
+
+    ``gold_date``: what a mapped gold task's instance is expanded with; its command already
+    names it (``o.gold_date_template``).
+    """
     exit_code, output = o.run_local_job(command, cwd=repo, env=os.environ)
     summary = last_summary(output)
     o.raise_for_exit(context["ti"].task_id, exit_code, summary)
     return summary
 
 
-def job_task(job: o.JobTask) -> Any:
-    """The runner's operator for one job, with its outlets, limits and retries."""
-    arguments = o.job_arguments(job, "{{ ds }}", lineage)
+@task(task_id=o.GOLD_DATES, execution_timeout=timedelta(minutes=10))
+def gold_dates(summary: dict[str, Any] | None = None, **context: Any) -> list[str]:
+    """The days the gold tasks rebuild: the ingest summary's gold_dates (``o.gold_dates``)."""
+    return o.gold_dates(context["ds"], summary)
+
+
+def job_task(job: o.JobTask, dates: Any = None, trigger_rule: str | None = None) -> Any:
+    """The runner's operator for one job, with its outlets, limits and retries.
+
+    With ``dates`` (the output of ``gold_dates``) the task is mapped over them: one instance
+    per date, which its arguments and its name in the UI read from the instance.
+    """
+    day = "{{ ds }}" if dates is None else o.gold_date_template(settings.runner)
+    arguments = o.job_arguments(job, day, lineage)
     common: dict[str, Any] = {
         "task_id": job.task_id,
         "outlets": [
@@ -57,38 +77,50 @@ def job_task(job: o.JobTask) -> Any:
         ],
         "max_active_tis_per_dag": settings.max_active_tis_per_job,
         "execution_timeout": timedelta(minutes=settings.job_timeout_minutes),
+        **({} if dates is None else {"map_index_template": day}),
+        **({} if trigger_rule is None else {"trigger_rule": trigger_rule}),
     }
+    if settings.runner == "local":
+        local = run_local.override(**common)
+        command = o.local_command(repo, job, arguments)
+        if dates is None:
+            return local(command=command)
+        return local.partial(command=command).expand(gold_date=dates)
+    operator, kwargs = provider_operator(job, arguments)
+    if dates is None:
+        return operator(**common, **kwargs)
+    return operator.partial(**common, **kwargs).expand(params=dates.map(o.gold_date_params))
+
+
+def provider_operator(job: o.JobTask, arguments: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The provider operator that runs the job on Glue or the spark-operator, and its arguments."""
     if settings.runner == "glue":
         from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
-        return GlueJobOperator(
-            job_name=settings.glue_job_prefix + job.glue_suffix,
-            script_args=o.glue_script_args(arguments),
-            aws_conn_id=settings.aws_conn_id,
-            region_name=settings.region,
-            wait_for_completion=True,
-            job_poll_interval=settings.glue_poll_seconds,
-            verbose=False,
+        return GlueJobOperator, {
+            "job_name": settings.glue_job_prefix + job.glue_suffix,
+            "script_args": o.glue_script_args(arguments),
+            "aws_conn_id": settings.aws_conn_id,
+            "region_name": settings.region,
+            "wait_for_completion": True,
+            "job_poll_interval": settings.glue_poll_seconds,
+            "verbose": False,
             # A task killed by its execution_timeout (or by hand) stops its Glue run:
             # otherwise the run goes on and the retry starts a second one of the same date.
-            stop_job_run_on_kill=True,
-            deferrable=settings.deferrable,
-            **common,
-        )
-    if settings.runner == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import (
-            SparkKubernetesOperator,
-        )
+            "stop_job_run_on_kill": True,
+            "deferrable": settings.deferrable,
+        }
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import (
+        SparkKubernetesOperator,
+    )
 
-        return SparkKubernetesOperator(
-            template_spec=o.spark_application(manifests, job, arguments),
-            namespace=settings.k8s_namespace,
-            kubernetes_conn_id=settings.kubernetes_conn_id,
-            random_name_suffix=True,
-            get_logs=True,
-            **common,
-        )
-    return run_local.override(**common)(command=o.local_command(repo, job, arguments))
+    return SparkKubernetesOperator, {
+        "template_spec": o.spark_application(manifests, job, arguments),
+        "namespace": settings.k8s_namespace,
+        "kubernetes_conn_id": settings.kubernetes_conn_id,
+        "random_name_suffix": True,
+        "get_logs": True,
+    }
 
 
 def raw_files_sensor() -> Any:
@@ -142,6 +174,14 @@ with DAG(
         job_task(chain.land) >> ingested  # trades from Kafka: land, then ingest them
     else:
         raw_files_sensor() >> ingested
-    gold_tasks = [job_task(job) for job in chain.gold]
-    ingested >> gold_tasks
-    gold_tasks >> job_task(chain.compact)
+    # The days to rebuild: the ingest's summary line where the runner has it (local), else
+    # the ingest's row of job_runs.
+    if settings.runner == "local":
+        dates = gold_dates(summary=ingested)
+    else:
+        dates = gold_dates()
+        ingested >> dates
+    gold_tasks = [job_task(job, dates) for job in chain.gold]
+    # none_failed: a landing that touched no day maps the gold tasks over nothing (skipped),
+    # and its compaction still runs; a failed gold task still stops it.
+    gold_tasks >> job_task(chain.compact, trigger_rule="none_failed")

@@ -2,11 +2,12 @@
 
 The DAG declares tasks and dependencies; everything it decides lives here, as plain
 functions testable without Airflow: which runner (local ``spark-submit``, the
-spark-operator, AWS Glue) from configuration, each job's arguments for a date, the
-SparkApplication a task submits, what an exit code means to Airflow, and the alert a
-failure posts. Airflow is imported only inside the few functions that run in a task
-(``run_local_job``, ``raise_for_exit``, ``post_failure``), so this module imports
-without it; the jobs never import this module.
+spark-operator, AWS Glue) from configuration, each job's arguments for a date, the days
+the gold jobs rebuild after an ingest (``gold_dates``: from the ingest's summary line, or
+its row of ``job_runs`` read with pyiceberg), the SparkApplication a task submits, what an
+exit code means to Airflow, and the alert a failure posts. Airflow is imported only inside
+the few functions that run in a task (``run_local_job``, ``raise_for_exit``,
+``post_failure``), so this module imports without it; the jobs never import this module.
 
 Configuration is environment variables ``TRADELAKE_AIRFLOW_*`` (docs/airflow.md), read
 when the DAG file is parsed.
@@ -31,8 +32,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from tradelake.config import interval_seconds
-from tradelake.errors import FAIL_FAST_EXIT_CODES, ConfigError, ExitCode, exit_meaning
+from tradelake.catalog import catalog_source, lake_catalog, storage_errors
+from tradelake.config import Settings, interval_seconds, load_settings
+from tradelake.errors import (
+    FAIL_FAST_EXIT_CODES,
+    ConfigError,
+    ExitCode,
+    StorageError,
+    exit_meaning,
+)
 from tradelake.runtime import COMPACT, DAILY_VOLUME, INGEST, LAND_KAFKA, OHLCV
 
 log = logging.getLogger("tradelake.orchestration")
@@ -47,6 +55,10 @@ PARENT_ID_TEMPLATE = "{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task
 ROOT_PARENT_ID_TEMPLATE = (
     "{{ macros.OpenLineageProviderPlugin.lineage_root_parent_id(task_instance) }}"
 )
+# The task that decides which days the gold jobs rebuild, named after the summary key.
+GOLD_DATES = "gold_dates"
+# The run history table (tables.JOB_RUNS, whose module needs Spark).
+JOB_RUNS_TABLE = "job_runs"
 
 
 class DagSettings(BaseSettings):
@@ -234,6 +246,132 @@ def daily_tasks(settings: DagSettings) -> DailyTasks:
         # partitions) over every table is what one Glue run can carry.
         compact = JobTask(COMPACT, COMPACT, ("--only", "rewrite"))
     return DailyTasks(land, ingest, gold, compact)
+
+
+# ------------------------------------------------------------------------------ gold dates
+#
+# The gold tasks are mapped over the days the ingest names (Airflow's dynamic task mapping):
+# one task instance per day, each named by its date in the UI (map_index_template). Airflow
+# never renders the values a task is expanded with, yet the job's arguments also hold
+# templates that must be rendered (the lineage macros): so the arguments are given once to
+# every instance (partial) and read the instance's date from the task it was expanded into.
+
+
+def gold_date_template(runner: Runner) -> str:
+    """The date of a mapped gold task instance, as a template of its arguments and its name.
+
+    The local runner's ``@task`` is expanded over its ``gold_date`` argument; the providers'
+    operators (glue, kubernetes) over ``params`` (``gold_date_params``). Read from the task,
+    not from ``{{ params }}``: a run's conf may override the params Jinja sees, never the
+    task's own.
+    """
+    if runner == "local":
+        return "{{ task.op_kwargs['gold_date'] }}"
+    return "{{ task.params['gold_date'] }}"
+
+
+def gold_date_params(day: str) -> dict[str, str]:
+    """What a provider's operator is expanded with for one gold date (its task params)."""
+    return {"gold_date": day}
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    """An ingest run as ``job_runs`` recorded it: its run id and its summary."""
+
+    run_id: str
+    summary: dict[str, Any]
+
+
+def published_ingest_run(settings: Settings, day: date) -> IngestRun | None:
+    """The latest ingest run that published landing ``day``, read from ``job_runs`` with pyiceberg.
+
+    None when the lake holds none: the embedded catalog not created yet, no ``job_runs``
+    table, or no published ingest run of the day (the run's bookkeeping failed:
+    ``run_log_error`` in its summary).
+
+    Raises:
+        ConfigError: a catalog pyiceberg cannot read (hadoop, a JDBC catalog not on SQLite).
+        StorageError: the catalog or the storage could not be reached.
+    """
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    try:
+        catalog = lake_catalog(settings)
+        if catalog is None:
+            return None
+        try:
+            table = catalog.load_table(f"{settings.database}.{JOB_RUNS_TABLE}")
+        except (NoSuchTableError, NoSuchNamespaceError):
+            return None
+        rows = (
+            table.scan(
+                # job is the partition column: only the ingest runs' files are read.
+                row_filter=(
+                    f"job = '{INGEST}' AND run_date = '{day.isoformat()}' AND published = true"
+                ),
+                selected_fields=("run_id", "started_at", "summary"),
+            )
+            .to_arrow()
+            .to_pylist()
+        )
+    except storage_errors() as err:
+        raise StorageError(
+            f"cannot read {JOB_RUNS_TABLE} ({catalog_source(settings)}): {err}; check the "
+            "worker's TRADELAKE_* settings and its access to the catalog and the warehouse"
+        ) from err
+    if not rows:
+        return None
+    latest = max(rows, key=lambda row: (row["started_at"], row["run_id"]))
+    return IngestRun(run_id=str(latest["run_id"]), summary=json.loads(latest["summary"]))
+
+
+def gold_dates(day: str, summary: Mapping[str, Any] | None = None) -> list[str]:
+    """The days whose gold tables the run of landing ``day`` rebuilds, oldest first.
+
+    They are the ingest summary's ``gold_dates``: ``summary`` where the runner has the
+    job's summary line (local: the ingest task's XCom), else the ingest's row of
+    ``job_runs`` (glue, kubernetes). Where neither can be read, ``[day]`` with a warning:
+    the landing's own day is always rebuilt, and the log says which late days may not be.
+    An empty list (a landing that touched no day) is returned as it is: nothing to rebuild.
+
+    Raises:
+        StorageError: ``job_runs`` could not be read (Airflow retries the task).
+    """
+    source = "the ingest's summary line"
+    if summary is None:
+        try:
+            settings = load_settings()
+            run = published_ingest_run(settings, date.fromisoformat(day))
+        except ConfigError as err:
+            return _only_the_landing(day, f"{JOB_RUNS_TABLE} cannot be read here: {err}")
+        if run is None:
+            return _only_the_landing(
+                day,
+                f"no published ingest run of {day} in {JOB_RUNS_TABLE} "
+                f"({catalog_source(settings)})",
+            )
+        summary, source = run.summary, f"{JOB_RUNS_TABLE} (ingest run {run.run_id})"
+    listed = summary.get(GOLD_DATES)
+    if not isinstance(listed, list):
+        return _only_the_landing(day, f"{source} has no {GOLD_DATES}")
+    days = sorted({date.fromisoformat(str(listed_day)).isoformat() for listed_day in listed})
+    log.info("gold dates of landing %s, from %s: %s", day, source, ", ".join(days) or "none")
+    return days
+
+
+def _only_the_landing(day: str, reason: str) -> list[str]:
+    log.warning(
+        "gold dates of landing %s: %s only (%s). Earlier days the landing carried late "
+        "reports of keep their gold tables as they were until daily_volume and ohlcv run "
+        "for them: the ingest's summary (its log, or %s) lists them in %s",
+        day,
+        day,
+        reason,
+        JOB_RUNS_TABLE,
+        GOLD_DATES,
+    )
+    return [day]
 
 
 def lineage_flags() -> list[str]:

@@ -10,8 +10,20 @@ from typing import Any
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
-    """``{task_id: state}`` of a finished run, as Airflow recorded it."""
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    """``{task: state}`` of a finished run, as Airflow recorded it.
+
+    A task is its task_id; an instance of a mapped task (the gold tasks, one per gold date)
+    is ``task_id[name]``, its name in the UI (``daily_volume[2025-01-15]``: the rendered
+    map_index_template, else the map index). A mapped task that never expanded (its
+    upstream failed) has one instance, named by its task_id alone.
+    """
+    states = {}
+    for ti in dag_run.get_task_instances():
+        name = ti.task_id
+        if ti.map_index >= 0:
+            name = f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
+        states[name] = str(ti.state)
+    return states
 
 
 def provider_events() -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The DAG file: it imports for each runner, its task graph and limits are the ones
-documented, the kubernetes runner submits valid SparkApplications, and the glue runner
-starts the deployed Glue jobs with the date (against the moto server)."""
+documented, the gold tasks are mapped over the ingest's gold dates, the kubernetes runner
+submits valid SparkApplications, and the glue runner starts the deployed Glue jobs with
+the date, once per gold date its ingest recorded in job_runs (against the moto server)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from tests.airflow.job_runs import ingest_run, write_job_runs
 from tests.airflow.runs import task_states
 from tests.lakes import REPO, FakeAws
+from tests.submit import fake_aws_settings
 from tests.unit import k8s_manifests as km
 from tradelake import orchestration as o
 
@@ -26,10 +30,14 @@ pytestmark = pytest.mark.airflow
 GRAPH = {
     "wait_for_raw_files": set(),
     "ingest": {"wait_for_raw_files"},
-    "daily_volume": {"ingest"},
-    "ohlcv_1m": {"ingest"},
+    "gold_dates": {"ingest"},
+    "daily_volume": {"gold_dates"},
+    "ohlcv_1m": {"gold_dates"},
     "compact": {"daily_volume", "ohlcv_1m"},
 }
+GOLD_TASKS = ("daily_volume", "ohlcv_1m")
+# The tasks that are not a job: the sensor, and the task that reads the gold dates.
+NOT_JOBS = ("wait_for_raw_files", "gold_dates")
 OPERATORS = {
     "local": "_PythonDecoratedOperator",
     "glue": "GlueJobOperator",
@@ -38,12 +46,29 @@ OPERATORS = {
 PARENT_ID = "default/tradelake_daily.ingest/0199b1a4-6a3c-7b1e-8f00-1234567890ab"
 
 
-def render(arguments: list[str], ds: str) -> list[str]:
-    """The arguments as Airflow renders them for the logical date ``ds``."""
+def render(arguments: list[str], ds: str, task: Any = None) -> list[str]:
+    """The arguments as Airflow renders them for the logical date ``ds`` (and, for a mapped
+    task's instance, the ``task`` it was expanded into)."""
     import jinja2
     from airflow.sdk.execution_time import macros
 
-    return [jinja2.Template(a).render(ds=ds, macros=macros) for a in arguments]
+    return [jinja2.Template(a).render(ds=ds, macros=macros, task=task) for a in arguments]
+
+
+def ran(day: str, *gold_days: str) -> dict[str, str]:
+    """The states of a run that succeeded: each gold task once per gold day, named by it
+    (the gold days default to the run's own day)."""
+    gold = {f"{task}[{gold}]": "success" for task in GOLD_TASKS for gold in gold_days or (day,)}
+    states = {task: "success" for task in GRAPH if task not in GOLD_TASKS}
+    return {**states, **gold}
+
+
+def argument(task: Any, name: str) -> Any:
+    """An operator argument of ``task``; a mapped task's are the arguments all its
+    instances share (``partial``)."""
+    if hasattr(task, "partial_kwargs"):
+        return task.partial_kwargs[name]
+    return getattr(task, name)
 
 
 def runner_settings(runner: str, rendered_jobs: Path) -> dict[str, str]:
@@ -68,10 +93,18 @@ def test_the_dag_folder_imports_for_each_runner(
     assert list(bag.dag_ids) == [o.DAG_ID]
     dag = bag.dags[o.DAG_ID]
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == GRAPH
-    jobs = {t.task_id: type(t).__name__ for t in dag.tasks if t.task_id != "wait_for_raw_files"}
+    jobs = {t.task_id: t.task_type for t in dag.tasks if t.task_id not in NOT_JOBS}
     assert set(jobs.values()) == {OPERATORS[runner]}
     sensor = dag.get_task("wait_for_raw_files")
     assert type(sensor).__name__ == ("S3KeySensor" if runner == "glue" else "FileSensor")
+    # The gold tasks are mapped over what gold_dates returns, each instance named by its
+    # date; compaction waits for every instance, and runs when there was none.
+    assert dag.get_task("gold_dates").task_type == OPERATORS["local"]
+    for task_id in GOLD_TASKS:
+        gold = dag.get_task(task_id)
+        assert type(gold).__name__ in ("MappedOperator", "DecoratedMappedOperator")
+        assert gold.map_index_template == o.gold_date_template(runner)  # type: ignore[arg-type]
+    assert dag.get_task("compact").trigger_rule == "none_failed"
 
 
 @pytest.mark.parametrize("runner", ["local", "glue", "kubernetes"])
@@ -86,7 +119,7 @@ def test_a_kafka_source_lands_the_topic_instead_of_waiting_for_files(
         "ingest": {"land_kafka"},
     }
     land = dag.get_task("land_kafka")
-    assert type(land).__name__ == OPERATORS[runner]
+    assert land.task_type == OPERATORS[runner]
     assert [(a.name, a.uri) for a in land.outlets] == [
         ("lake.trading.trades_landed", "iceberg://lake/trading/trades_landed")
     ]
@@ -129,7 +162,7 @@ def test_limits_retries_timeouts_and_assets_are_explicit(
     assert dag.start_date == datetime(2025, 1, 1, tzinfo=UTC)
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == {
         **GRAPH,
-        "ohlcv_5m": {"ingest"},
+        "ohlcv_5m": {"gold_dates"},
         "compact": {"daily_volume", "ohlcv_1m", "ohlcv_5m"},
     }
     for task in dag.tasks:
@@ -140,17 +173,24 @@ def test_limits_retries_timeouts_and_assets_are_explicit(
         assert task.on_failure_callback, task.task_id
     sensor = dag.get_task("wait_for_raw_files")
     assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 300, 6 * 3600)
-    jobs = [t for t in dag.tasks if t.task_id != "wait_for_raw_files"]
+    jobs = [t for t in dag.tasks if t.task_id not in NOT_JOBS]
     assert {t.task_id: t.max_active_tis_per_dag for t in jobs} == dict.fromkeys(
         ["ingest", "daily_volume", "ohlcv_1m", "ohlcv_5m", "compact"], 2
     )
     assert {t.task_id: t.execution_timeout for t in jobs} == dict.fromkeys(
         ["ingest", "daily_volume", "ohlcv_1m", "ohlcv_5m", "compact"], timedelta(hours=3)
     )
+    # gold_dates reads one summary (no Spark): a short timeout, no limit across dates.
+    reader = dag.get_task("gold_dates")
+    assert (reader.execution_timeout, reader.max_active_tis_per_dag) == (
+        timedelta(minutes=10),
+        None,
+    )
     outlets = {t.task_id: [(a.name, a.uri) for a in t.outlets] for t in dag.tasks}
     assert outlets == {
         "wait_for_raw_files": [],
         "ingest": [("lake.trading.trades", "iceberg://lake/trading/trades")],
+        "gold_dates": [],
         "daily_volume": [("lake.trading.daily_volume", "iceberg://lake/trading/daily_volume")],
         "ohlcv_1m": [("lake.trading.ohlcv_1m", "iceberg://lake/trading/ohlcv_1m")],
         "ohlcv_5m": [("lake.trading.ohlcv_5m", "iceberg://lake/trading/ohlcv_5m")],
@@ -181,15 +221,19 @@ def test_each_task_submits_a_valid_spark_application_for_its_date(
     ingest, gold, compact = chain.ingest, chain.gold, chain.compact
     for job in (ingest, *gold, compact):
         operator = dag.get_task(job.task_id)
-        assert operator.random_name_suffix is True
-        assert operator.namespace == "tradelake"
-        # What the DAG holds is the same function, with "{{ ds }}" for Airflow to render.
-        templated = operator.template_spec
+        assert argument(operator, "random_name_suffix") is True
+        assert argument(operator, "namespace") == "tradelake"
+        # What the DAG holds is the same function, with "{{ ds }}" for Airflow to render;
+        # a gold task's instances with their own date (2025-01-14, a late day, here).
+        day = o.gold_date_template("kubernetes") if job in gold else "{{ ds }}"
+        templated = argument(operator, "template_spec")
         assert templated == o.spark_application(
-            manifests, job, o.job_arguments(job, "{{ ds }}", o.lineage_flags())
+            manifests, job, o.job_arguments(job, day, o.lineage_flags())
         )
         arguments = render(
-            o.job_arguments(job, "{{ ds }}", ["--openlineage-parent-id", PARENT_ID]), "2025-01-15"
+            o.job_arguments(job, day, ["--openlineage-parent-id", PARENT_ID]),
+            "2025-01-15",
+            task=SimpleNamespace(params=o.gold_date_params("2025-01-14")),
         )
         application = o.spark_application(manifests, job, arguments)
         km.assert_valid([application])
@@ -201,7 +245,9 @@ def test_each_task_submits_a_valid_spark_application_for_its_date(
             "the same image, settings and sizing as the one-off manifest"
         )
         # (tests/unit/test_orchestration.py parses these arguments with the jobs' parsers.)
-        assert "2025-01-15" in application["spec"]["arguments"] or job.job == "compact"
+        given = application["spec"]["arguments"]
+        day_given = given[given.index("--date") + 1] if "--date" in given else None
+        assert day_given == {"ingest": "2025-01-15", "compact": None}.get(job.job, "2025-01-14")
         # And what the operator would create from it (name with a random suffix).
         body = CustomObjectLauncher(
             name=f"{job.manifest_name}-a1b2c3d4",
@@ -230,6 +276,7 @@ def test_the_airflow_overlay_has_everything_but_the_schedules() -> None:
 
 
 ROLE = "arn:aws:iam::123456789012:role/tradelake"
+LAKE_BUCKET = "tradelake-lake"
 
 
 def deploy_glue_jobs(fake: FakeAws, prefix: str, **settings: str) -> list[str]:
@@ -279,6 +326,27 @@ def use_moto_connection(fake: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def lake_database(prefix: str) -> str:
+    """The namespace of a test's moto lake: one per Glue job prefix, so none sees another's."""
+    return prefix.strip("-").replace("-", "_")
+
+
+def use_moto_lake(fake: FakeAws, monkeypatch: pytest.MonkeyPatch, database: str) -> Any:
+    """The worker's settings of the lake the Glue jobs write, as an MWAA worker has them:
+    the Glue Data Catalog and S3 of the moto server, namespace ``database`` (where
+    gold_dates reads the ingest's job_runs row). Returns the lake's pyiceberg catalog."""
+    from tradelake.catalog import lake_catalog
+    from tradelake.config import load_settings
+
+    lake = fake_aws_settings(
+        fake, raw_bucket="tradelake-raw", lake_bucket=LAKE_BUCKET, database=database
+    )
+    for name, value in lake.items():
+        monkeypatch.setenv(name, value)
+    fake.client("s3").create_bucket(Bucket=LAKE_BUCKET)
+    return lake_catalog(load_settings())
+
+
 def glue_dag(
     fake: FakeAws,
     load_dag: Any,
@@ -288,7 +356,11 @@ def glue_dag(
     **settings: str,
 ) -> tuple[Any, list[str]]:
     """The DAG with the glue runner on the moto server, its Glue jobs deployed under
-    ``prefix`` and a raw file landed for ``day``; ``settings`` are more DAG settings."""
+    ``prefix`` and a raw file landed for ``day``; ``settings`` are more DAG settings.
+
+    The worker's lake is the moto one (``use_moto_lake``), in a namespace of its own per
+    prefix; without a job_runs row the gold tasks run for ``day`` alone."""
+    use_moto_lake(fake, monkeypatch, database=lake_database(prefix))
     names = deploy_glue_jobs(fake, prefix)
     s3 = fake.client("s3")
     s3.create_bucket(Bucket="tradelake-raw")
@@ -318,7 +390,8 @@ def test_the_glue_runner_starts_the_deployed_jobs_with_the_date(
 
     dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
 
-    assert task_states(dag_run) == dict.fromkeys(GRAPH, "success")
+    # No job_runs in the lake (moto's Glue ran nothing): gold_dates falls back to the day.
+    assert task_states(dag_run) == ran("2025-01-15")
     glue = aws_env.client("glue")
     arguments = {
         name: [run["Arguments"] for run in glue.get_job_runs(JobName=name)["JobRuns"]]
@@ -343,12 +416,15 @@ def test_glue_tasks_stop_their_run_when_killed_and_defer_only_when_set(
 ) -> None:
     settings = runner_settings("glue", rendered_jobs)
     dag = load_dag(**settings).dag
-    jobs = [t for t in dag.tasks if t.task_id != "wait_for_raw_files"]
-    assert [(t.stop_job_run_on_kill, t.deferrable) for t in jobs] == [(True, False)] * len(jobs)
+    jobs = [t for t in dag.tasks if t.task_id not in NOT_JOBS]
+    assert [(argument(t, "stop_job_run_on_kill"), argument(t, "deferrable")) for t in jobs] == [
+        (True, False)
+    ] * len(jobs)
     assert dag.get_task("wait_for_raw_files").deferrable is False
 
     deferring = load_dag(deferrable="true", **settings).dag
-    assert all(t.deferrable for t in deferring.tasks)
+    waiting = [t for t in deferring.tasks if t.task_id != "gold_dates"]
+    assert all(argument(t, "deferrable") for t in waiting)
     local = load_dag(deferrable="true", **runner_settings("local", rendered_jobs)).dag
     assert local.get_task("wait_for_raw_files").deferrable is True
 
@@ -397,7 +473,8 @@ def test_a_glue_task_killed_by_its_timeout_stops_its_run(
 
     states = task_states(dag_run)
     assert states["ingest"] == "failed"
-    assert {states[t] for t in ("daily_volume", "ohlcv_1m", "compact")} == {"upstream_failed"}
+    downstream = ("gold_dates", "daily_volume", "ohlcv_1m", "compact")
+    assert {states[t] for t in downstream} == {"upstream_failed"}
     assert [(run["Arguments"]["--date"], run["JobRunState"]) for run in runs] == [
         ("2025-01-16", "STOPPED")
     ]
@@ -416,6 +493,7 @@ def test_the_glue_runner_lands_kafka_with_the_deployed_landing_job(
         TRADELAKE_GLUE_JOBS__KAFKA_CONNECTION="msk-vpc",
     )
     assert f"{prefix}land-kafka" in names
+    use_moto_lake(aws_env, monkeypatch, database=lake_database(prefix))
     use_moto_connection(aws_env, monkeypatch)
     dag = load_dag(
         retries="0",
@@ -429,9 +507,9 @@ def test_the_glue_runner_lands_kafka_with_the_deployed_landing_job(
 
     dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
 
-    graph = {k: v for k, v in GRAPH.items() if k != "wait_for_raw_files"}
-    expected = {**graph, "land_kafka": set(), "ingest": {"land_kafka"}}
-    assert task_states(dag_run) == dict.fromkeys(expected, "success")
+    expected = {**ran("2025-01-15"), "land_kafka": "success"}
+    del expected["wait_for_raw_files"]
+    assert task_states(dag_run) == expected
     glue = aws_env.client("glue")
     [land] = glue.get_job_runs(JobName=f"{prefix}land-kafka")["JobRuns"]
     [ingest] = glue.get_job_runs(JobName=f"{prefix}ingest")["JobRuns"]
@@ -443,3 +521,79 @@ def test_the_glue_runner_lands_kafka_with_the_deployed_landing_job(
     assert glue.get_job(JobName=f"{prefix}land-kafka")["Job"]["Connections"] == {
         "Connections": ["msk-vpc"]
     }
+
+
+def test_the_glue_runner_runs_the_gold_jobs_for_each_gold_date_job_runs_names(
+    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Glue ingest has no summary line for Airflow: its row of job_runs has it. The
+    ingest of 2025-01-15 carried late reports of 01-14: gold for both days, one Glue run
+    of each gold job per day, each task instance named by its day."""
+    prefix = "afgold-tradelake-"
+    database = lake_database(prefix)
+    write_job_runs(
+        use_moto_lake(aws_env, monkeypatch, database),
+        database,
+        [
+            # An earlier run of the day, another day's, and the latest: this DAG run's.
+            ingest_run("r-early", "2025-01-15", "2025-01-16T00:05:00", gold_dates=["2025-01-15"]),
+            ingest_run("r-late", "2025-01-16", "2025-01-17T00:05:00", gold_dates=["2025-01-16"]),
+            ingest_run(
+                "r-now",
+                "2025-01-15",
+                "2025-01-16T06:00:00",
+                gold_dates=["2025-01-14", "2025-01-15"],
+            ),
+        ],
+    )
+
+    dag, _ = glue_dag(aws_env, load_dag, monkeypatch, prefix, "2025-01-15")
+
+    dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
+
+    assert task_states(dag_run) == ran("2025-01-15", "2025-01-14", "2025-01-15")
+    glue = aws_env.client("glue")
+
+    def runs(job: str) -> list[dict[str, str]]:
+        found = glue.get_job_runs(JobName=f"{prefix}{job}")["JobRuns"]
+        return sorted((run["Arguments"] for run in found), key=lambda args: args["--date"])
+
+    assert [run["--date"] for run in runs("daily-volume")] == ["2025-01-14", "2025-01-15"]
+    assert [(run["--date"], run["--interval"]) for run in runs("ohlcv")] == [
+        ("2025-01-14", "1m"),
+        ("2025-01-15", "1m"),
+    ]
+    [ingest] = runs("ingest")
+    assert ingest["--date"] == "2025-01-15"
+    # Each instance hands its own OpenLineage run to its job.
+    parents = [run["--openlineage-parent-id"] for run in runs("daily-volume")]
+    assert len(set(parents)) == 2
+    assert {parent.split("/")[1] for parent in parents} == {"tradelake_daily.daily_volume"}
+
+
+def test_a_landing_that_touched_no_day_skips_the_gold_tasks_and_still_compacts(
+    aws_env: FakeAws, load_dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest whose landing resolved no day names no gold date: the mapped gold tasks
+    expand to nothing (skipped) and compaction runs all the same (none_failed)."""
+    prefix = "afnone-tradelake-"
+    database = lake_database(prefix)
+    write_job_runs(
+        use_moto_lake(aws_env, monkeypatch, database),
+        database,
+        [ingest_run("r-empty", "2025-01-15", "2025-01-16T00:05:00", gold_dates=[])],
+    )
+    dag, _ = glue_dag(aws_env, load_dag, monkeypatch, prefix, "2025-01-15")
+
+    dag_run = dag.test(logical_date=datetime(2025, 1, 15, tzinfo=UTC))
+
+    assert task_states(dag_run) == {
+        **dict.fromkeys(GRAPH, "success"),
+        "daily_volume": "skipped",
+        "ohlcv_1m": "skipped",
+    }
+    glue = aws_env.client("glue")
+    assert [
+        len(glue.get_job_runs(JobName=f"{prefix}{job}")["JobRuns"])
+        for job in ("ingest", "daily-volume", "ohlcv", "compact")
+    ] == [1, 0, 0, 1]

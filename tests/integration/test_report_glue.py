@@ -15,9 +15,10 @@ import pytest
 from tests.lakes import FakeAws
 from tests.report_fixtures import D13, D16, D17, build_small_lake
 from tests.submit import fake_aws_settings
+from tradelake.catalog import catalog_properties
 from tradelake.config import load_settings
 from tradelake.report.cli import main
-from tradelake.report.lake import catalog_properties, read_report
+from tradelake.report.lake import read_report
 
 pytestmark = pytest.mark.integration
 

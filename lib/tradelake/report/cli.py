@@ -72,7 +72,7 @@ def partition_rows(settings: Settings, day: str) -> list[str]:
     """Rows per ingest table for the day, read with pyiceberg."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    from tradelake.report.lake import sql_catalog
+    from tradelake.catalog import sql_catalog
 
     catalog = sql_catalog(settings)
     if catalog is None:
@@ -102,7 +102,7 @@ def format_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
 
 def table_rows(settings: Settings, name: str, day: str, limit: int) -> list[str]:
     """The first ``limit`` rows of a gold table's partition, ordered by its keys."""
-    from tradelake.report.lake import sql_catalog
+    from tradelake.catalog import sql_catalog
 
     catalog = sql_catalog(settings)
     if catalog is None:
