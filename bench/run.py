@@ -19,12 +19,14 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2025, 1, 15)
+# The landing after DAY: the late-reports scenario's (see Bench.late_reports).
+LANDING = DAY + timedelta(days=1)
 MIB = 1024 * 1024
 # Spark's event log holds each Iceberg scan's own metrics (data files kept, skipped).
 SCAN_FILES_METRIC = "number of result data files"
@@ -66,6 +70,10 @@ class Plan:
     compaction_files: int
     files_per_day: int
     smoke: bool
+    # The late-reports scenario: late reports as a share of the landing's trades, over
+    # this many days before the landing (also the ingest's lateness window).
+    late_ratio: float = 0.01
+    late_days: int = 7
 
     @classmethod
     def choose(cls, smoke: bool, large: bool) -> Plan:
@@ -244,14 +252,21 @@ class Bench:
             ),
         }
 
-    def generate(self, trades: int) -> dict[str, Any]:
-        """The day of ``trades`` trades (JSON Lines), generated once and reused."""
-        root = self.raw_root(trades)
+    def landing_root(self, trades: int) -> Path:
+        """Raw root of the landing after DAY (``LANDING``), ``trades`` trades."""
+        return self.work / "raw" / f"landing-{trades}"
+
+    def generate(self, trades: int, day: date = DAY, root: Path | None = None) -> dict[str, Any]:
+        """The day of ``trades`` trades (JSON Lines), generated once and reused.
+
+        Under ``root`` (default: ``raw_root(trades)``), which holds that one day.
+        """
+        root = root or self.raw_root(trades)
         description = root / "description.json"
         args = {"trades": trades, "files": self.plan.files_per_day, "seed": 7, "format": "jsonl"}
         if description.is_file():
             cached = json.loads(description.read_text())
-            if cached.get("args") == args:
+            if cached.get("args") == args and cached.get("date") == day.isoformat():
                 return dict(cached)
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
@@ -261,7 +276,7 @@ class Bench:
             "-m",
             "tradelake.sample",
             "--date",
-            DAY.isoformat(),
+            day.isoformat(),
             "--out",
             str(root),
             "--trades",
@@ -292,11 +307,13 @@ class Bench:
         self.record(name, measured)
         return measured
 
-    def python(self, name: str, module: str, argv: list[str]) -> Measured:
+    def python(
+        self, name: str, module: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> Measured:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
         measured = watch(
             [sys.executable, "-m", module, *argv],
-            dict(os.environ),
+            dict(os.environ) if env is None else env,
             self.work / "logs" / f"{name}.log",
         )
         self.record(name, measured)
@@ -378,6 +395,60 @@ class Bench:
                 self.scenarios[name]["trades_scan"] = table_scans(event_logs, "trades")
                 self.scenarios[name]["trades_table_files"] = table_files(lake)
 
+    def late_reports(self) -> None:
+        """A landing with late reports, against the same landing without them.
+
+        On the history scenario's lake after its gold jobs (``history_days`` days in
+        ``trades`` and in ``trade_reports``, each day the resolution of its own reports,
+        as in production): the landing after DAY, ``history_trades`` trades, ingested
+        with the lateness window at ``late_days``; then the same landing plus late reports
+        (``late_ratio`` of its trades: corrections and new trades, equal shares of the
+        ``late_days`` days before it) ingested again. The first rewrites one day of
+        ``trades``; the second that day and every day a late report belongs to, each
+        resolved from all of its reports.
+        """
+        plan = self.plan
+        lake = self.work / "lakes" / f"history-{plan.history_days}"
+        if not (lake / "catalog.db").is_file():
+            raise RuntimeError(
+                f"{lake} does not exist: the late-reports scenario runs on the history "
+                "scenario's lake; run the history group first"
+            )
+        plain = self.landing_root(plan.history_trades)
+        self.generate(plan.history_trades, LANDING, plain)
+        late = self.work / "raw" / f"landing-late-{plan.history_trades}"
+        shutil.rmtree(late, ignore_errors=True)
+        folder = late / "trades" / f"date={LANDING.isoformat()}"
+        folder.mkdir(parents=True)
+        # The plain landing's files (linked: same bytes, same names) and one more file.
+        for source in sorted((plain / "trades" / f"date={LANDING.isoformat()}").iterdir()):
+            os.link(source, folder / source.name)
+        self.python(
+            "late_reports_setup",
+            "bench.late_reports",
+            [
+                "--date",
+                DAY.isoformat(),
+                "--days",
+                str(plan.late_days),
+                "--count",
+                str(round(plan.history_trades * plan.late_ratio)),
+                "--out",
+                str(folder / "late-reports.jsonl"),
+            ],
+            self.env(lake, plain),
+        )
+        window = {"TRADELAKE_CONTRACT__MAX_LATENESS_DAYS": str(plan.late_days)}
+        for name, raw in (("late_plain_ingest", plain), ("late_ingest", late)):
+            self.submit(
+                name,
+                "jobs/ingest.py",
+                ["--date", LANDING.isoformat()],
+                self.env(lake, raw) | window,
+            )
+            snapshot = int(self.scenarios[name]["snapshots"]["trades"])
+            self.scenarios[name]["trades_commit"] = snapshot_summary(lake, "trades", snapshot)
+
     def compaction(self) -> None:
         lake = self.lake("compaction")
         self.submit(
@@ -446,6 +517,29 @@ def table_files(lake: Path) -> int:
     return sum(1 for p in data.rglob("*.parquet")) if data.is_dir() else 0
 
 
+def snapshot_summary(lake: Path, table: str, snapshot_id: int) -> dict[str, str]:
+    """The summary of one snapshot of a benchmark lake's table (added, deleted records...).
+
+    Read from the table's current metadata file, which the SQLite catalog names: a
+    snapshot's summary (``added-records``, ``deleted-data-files``, ``added-files-size``)
+    is what Iceberg itself counted when it committed.
+    """
+    with closing(sqlite3.connect(lake / "catalog.db")) as catalog:
+        row = catalog.execute(
+            "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ? "
+            "AND table_name = ?",
+            ("bench", table),
+        ).fetchone()
+    if row is None:
+        raise RuntimeError(f"no table bench.{table} in {lake / 'catalog.db'}")
+    location = str(row[0]).removeprefix("file:")
+    metadata = json.loads(Path(location).read_text())
+    for snapshot in metadata.get("snapshots", []):
+        if snapshot["snapshot-id"] == snapshot_id:
+            return dict(snapshot.get("summary", {}))
+    raise RuntimeError(f"no snapshot {snapshot_id} in {location}")
+
+
 def machine() -> dict[str, Any]:
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     versions = {}
@@ -484,6 +578,52 @@ def _cpu_model() -> str:
 
 def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3) if denominator else float("nan")
+
+
+def landing_run(scenario: dict[str, Any]) -> dict[str, Any]:
+    """One ingest of the late-reports scenario: its time and what it rewrote in ``trades``."""
+    resolved = scenario.get("resolved", {})
+    commit = scenario.get("trades_commit", {})
+    timings = scenario.get("timings", {})
+    return {
+        "records_read": scenario["records_read"],
+        "late_reports": sum(
+            count
+            for day, count in scenario.get("loaded_by_date", {}).items()
+            if day != LANDING.isoformat()
+        ),
+        "touched_dates": scenario["touched_dates"],
+        "days_rewritten": len(scenario["touched_dates"]),
+        # What the overwrite wrote: every current trade of every resolved day.
+        "rows_rewritten": sum(day["current"] for day in resolved.values()),
+        "reports_resolved": sum(day["reports"] for day in resolved.values()),
+        "rows_deleted": int(commit.get("deleted-records", 0)),
+        "data_files_added": int(commit.get("added-data-files", 0)),
+        "data_files_removed": int(commit.get("deleted-data-files", 0)),
+        "mib_written": round(int(commit.get("added-files-size", 0)) / MIB, 2),
+        "seconds": scenario["seconds"],
+        "wall_seconds": scenario["wall_seconds"],
+        "classify_seconds": timings.get("classify_seconds"),
+        "write_seconds": timings.get("write_trades_seconds"),
+    }
+
+
+def late_analysis(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The late landing against the plain one: the factors a late landing costs."""
+    plain = landing_run(scenarios["late_plain_ingest"])
+    late = landing_run(scenarios["late_ingest"])
+    return {
+        "trades_per_day": plan.history_trades,
+        "late_ratio": plan.late_ratio,
+        "late_days": plan.late_days,
+        "lake_days": plan.history_days,
+        "plain": plain,
+        "late": late,
+        "seconds_ratio": ratio(late["seconds"], plain["seconds"]),
+        "wall_ratio": ratio(late["wall_seconds"], plain["wall_seconds"]),
+        "write_seconds_ratio": ratio(late["write_seconds"] or 0, plain["write_seconds"] or 0),
+        "rows_rewritten_ratio": ratio(late["rows_rewritten"], plain["rows_rewritten"]),
+    }
 
 
 def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -536,6 +676,7 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
             f"table_files_{plan.history_days}_days": many["trades_table_files"],
         }
     out["history"] = history
+    late = out["late"] = late_analysis(plan, scenarios)
     compaction = scenarios["compaction"]
     out["compaction"] = {
         "files_before": compaction["files_before"],
@@ -598,6 +739,12 @@ def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
             f"ingest + daily_volume <= 0.6x pure Python at {base}",
             out["baselines"]["spark_over_pure_python"],
             out["baselines"]["spark_over_pure_python"] <= 0.6,
+        ),
+        target(
+            f"landing with {plan.late_ratio:.0%} late reports over {plan.late_days} days / "
+            f"plain landing, ingest seconds, {label_of(plan.history_trades)} trades (reported)",
+            late["seconds_ratio"],
+            None,
         ),
     ]
     return out
@@ -664,6 +811,37 @@ def markdown(results: dict[str, Any]) -> str:
             f"{h['files_scanned_1_day']} | {h[f'files_scanned_{days}_days']} | "
             f"{h[f'files_skipped_{days}_days']} | {h[f'table_files_{days}_days']} |"
         )
+    late = a["late"]
+    lines += [
+        "",
+        f"### Late reports ({late['late_ratio']:.0%} over {late['late_days']} days)",
+        "",
+        f"The landing after the {late['lake_days']}-day lake's last day, "
+        f"{late['trades_per_day']:,} trades, lateness window {late['late_days']} days: "
+        "ingested plain, then again with its late reports (corrections and new trades, "
+        f"equal shares of the {late['late_days']} days before it). Rows, files and MiB are "
+        "the `trades` overwrite's own snapshot summary.",
+        "",
+        "| landing | records read | late reports | days rewritten | trades rows rewritten | "
+        "reports resolved | data files written (removed) | MiB written | ingest s (wall) | "
+        "write phase s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in ("plain", "late"):
+        run = late[kind]
+        lines.append(
+            f"| {kind} | {run['records_read']:,} | {run['late_reports']:,} | "
+            f"{run['days_rewritten']} ({run['touched_dates'][0]} .. {run['touched_dates'][-1]}) | "
+            f"{run['rows_rewritten']:,} | {run['reports_resolved']:,} | "
+            f"{run['data_files_added']} ({run['data_files_removed']}) | {run['mib_written']} | "
+            f"{run['seconds']} ({run['wall_seconds']}) | {run['write_seconds']} |"
+        )
+    lines += [
+        "",
+        f"Late / plain: {late['seconds_ratio']}x the ingest's own seconds, "
+        f"{late['wall_ratio']}x wall, {late['write_seconds_ratio']}x the write phase, "
+        f"{late['rows_rewritten_ratio']}x the rows rewritten.",
+    ]
     c = a["compaction"]
     comp = s["compaction"]
     lines += [
@@ -723,9 +901,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="add 10M trades")
     parser.add_argument(
         "--only",
-        choices=["ingest", "baselines", "history", "compaction"],
+        choices=["ingest", "baselines", "history", "late", "compaction"],
         action="append",
-        help="run only these scenario groups (no results file, no docs)",
+        help="run only these scenario groups (no results file, no docs); late runs on "
+        "history's lake, so it runs history too",
     )
     args = parser.parse_args(argv)
     plan = Plan.choose(args.smoke, args.large)
@@ -734,11 +913,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench = Bench(plan, work)
     started = time.monotonic()
-    groups = set(args.only or ["ingest", "baselines", "history", "compaction"])
+    groups = set(args.only or ["ingest", "baselines", "history", "late", "compaction"])
+    if "late" in groups:
+        groups.add("history")
+    # Only the days the chosen groups read (a 5M-trade day takes minutes to generate).
+    needed = {
+        *(plan.sizes if "ingest" in groups else ()),
+        *((plan.baseline_size,) if "baselines" in groups else ()),
+        *((plan.history_trades,) if "history" in groups else ()),
+    }
     data = {}
-    for trades in sorted({*plan.sizes, plan.history_trades}):
+    for trades in sorted(needed):
         print(f"bench: generating {trades:,} trades …", file=sys.stderr, flush=True)
         data[label_of(trades)] = bench.generate(trades)
+    if "late" in groups:
+        trades = plan.history_trades
+        print(f"bench: generating the landing of {LANDING} …", file=sys.stderr, flush=True)
+        data[f"landing_{label_of(trades)}"] = bench.generate(
+            trades, LANDING, bench.landing_root(trades)
+        )
     if "ingest" in groups:
         for trades in plan.sizes:
             bench.ingest_and_floors(trades)
@@ -746,6 +939,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.baselines(plan.baseline_size)
     if "history" in groups:
         bench.history()
+    if "late" in groups:
+        bench.late_reports()
     if "compaction" in groups:
         bench.compaction()
     finished = datetime.now(UTC)

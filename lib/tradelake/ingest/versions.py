@@ -156,6 +156,9 @@ def publish_versions(
             LANDING_PROPERTY: landing.isoformat(),
             RESOLVE_DATES_PROPERTY: _dates_text(touched),
         },
+        # A landing is mostly one partition (its own day): by ranges of the sort order,
+        # every core writes a slice of it, as for trades, instead of one task all of it.
+        options={"distribution-mode": "range"},
     )
     outcomes: dict[date, DayOutcome] = {}
     held: list[DataFrame] = []
