@@ -30,6 +30,10 @@ class Profile:
     fuzz_examples: int
     # Drawn days run through jobs/ingest.py itself.
     fuzz_job_examples: int
+    # Drawn sets of landings of versions (three days, reruns) ingested in-process, each
+    # compared with the model after every run, besides the hand-built one every profile
+    # runs (0: that one only). Each costs about ten job runs (a minute in CI).
+    fuzz_version_examples: int
 
 
 PROFILES = {
@@ -38,12 +42,14 @@ PROFILES = {
         crash_trials=10,
         fuzz_examples=1000,
         fuzz_job_examples=5,
+        fuzz_version_examples=25,
     ),
     "ci": Profile(
         "ci",
         crash_trials=None,
         fuzz_examples=50,
         fuzz_job_examples=2,
+        fuzz_version_examples=0,
     ),
 }
 

@@ -37,7 +37,14 @@ import pytest
 
 from tests.lakes import Rows
 from tests.reliability import crash
-from tests.reliability.profiles import profile, scale
+from tests.reliability.crash_trials import (
+    RUN_COLUMNS,
+    kill_windows,
+    must_finish,
+    new_lake,
+    state,
+    trials,
+)
 from tests.submit import ProcessLake
 from tradelake.runtime import last_summary
 from tradelake.sample import generate_day
@@ -45,19 +52,6 @@ from tradelake.sample import generate_day
 DAY = date(2025, 1, 15)
 SEED = int(os.environ.get("TRADELAKE_CRASH_SEED", "20250115"))
 
-
-def trials(anchors: list[str]) -> int:
-    """Kill trials of a job with these anchors: the profile's count, or one per anchor."""
-    count = profile().crash_trials
-    return (count if count is not None else len(anchors)) * scale()
-
-
-# Columns that describe the run that wrote a row, not the data: excluded from comparisons.
-RUN_COLUMNS = {
-    "trades": ("run_id", "ingested_at"),
-    "trades_rejected": ("run_id", "rejected_at"),
-    "daily_volume": ("run_id",),
-}
 # The test day is a fixed date in the past: retention must not delete it during compaction.
 FAR_RETENTION = {
     "TRADELAKE_MAINTENANCE__RETENTION_DAYS": (
@@ -66,7 +60,10 @@ FAR_RETENTION = {
     ),
     "TRADELAKE_MAINTENANCE__RAW_RETENTION_DAYS": "36500",
 }
-INGEST_TABLES = ["trades", "trades_rejected", "job_runs", "quality_results"]
+# The ingest's tables: trades_rejected, trade_reports and trades (committed in that order),
+# and the run history.
+INGEST_TABLES = ["trades", "trade_reports", "trades_rejected", "job_runs", "quality_results"]
+INGEST_DATA = ("trades", "trade_reports", "trades_rejected")
 GOLD_TABLES = ["daily_volume", "trades", "job_runs", "quality_results"]
 COMPACT_TABLES = ["trades", "trades_rejected", "daily_volume", "job_runs", "quality_results"]
 INGEST_ANCHORS = [
@@ -79,9 +76,6 @@ INGEST_ANCHORS = [
 ]
 GOLD_ANCHORS = ["jvm", "files:daily_volume", "snapshot:daily_volume", "snapshot:quality_results"]
 COMPACT_ANCHORS = ["jvm", "files:trades", "snapshot:trades"]
-# Share of a reference window a delay may span: the last anchor's window ends with the
-# process, and a kill is wanted, not a finished run.
-WINDOW_SHARE = 0.8
 
 
 @dataclass
@@ -129,31 +123,15 @@ class Lab:
     finished_orphans: set[str] = field(default_factory=set)
 
 
-def _lake(root: Path) -> ProcessLake:
-    lake = ProcessLake(root)
-    lake.raw_root.mkdir(parents=True)
-    return lake
-
-
 def _ingest_argv(landing: Path) -> list[str]:
     return ["--date", DAY.isoformat(), "--raw-uri", str(landing)]
 
 
-def _state(lake: ProcessLake, table: str) -> Rows:
-    return crash.content(lake, table, RUN_COLUMNS.get(table, ()))
-
-
-def _must_finish(run: crash.Run, what: str) -> dict[str, Any]:
-    summary = run.summary()
-    assert run.returncode == 0 and summary.get("status") == "ok", f"{what}:\n{run.tail()}"
-    return summary
-
-
-def _windows(run: crash.Run, anchors: list[str]) -> list[tuple[str, float]]:
-    return [
-        (anchor, round(window * WINDOW_SHARE, 3))
-        for anchor, window in crash.anchor_windows(run.events, anchors)
-    ]
+def _loaded(lake: ProcessLake, table: str) -> Any:
+    """A table of the lake, loaded with pyiceberg (it must exist)."""
+    loaded = lake.table(table)
+    assert loaded is not None, f"{table} does not exist"
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +147,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         generate_day(root / f"raw-{name}", DAY, trades=trades, files=files, seed=seed)
         folder = root / f"raw-{name}" / "trades" / f"date={DAY.isoformat()}"
         versions[name] = Version(name, folder)
-    reference = _lake(root / "reference")
+    reference = new_lake(root / "reference")
     landing = root / "landing"
     windows: dict[str, list[tuple[str, float]]] = {}
     checks: dict[str, int] = {}
@@ -179,24 +157,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         ingest = crash.watch(
             reference, "ingest", _ingest_argv(landing), INGEST_TABLES, markers=("batch classified",)
         )
-        checks["ingest"] = len(_must_finish(ingest, f"reference ingest {name}")["quality"])
-        windows.setdefault("ingest", _windows(ingest, INGEST_ANCHORS))
+        checks["ingest"] = len(must_finish(ingest, f"reference ingest {name}")["quality"])
+        windows.setdefault("ingest", kill_windows(ingest, INGEST_ANCHORS))
         gold = crash.watch(reference, "daily_volume", date_argv, GOLD_TABLES)
-        checks["daily_volume"] = len(_must_finish(gold, f"reference gold {name}")["quality"])
-        windows.setdefault("daily_volume", _windows(gold, GOLD_ANCHORS))
-        for table in ("trades", "trades_rejected", "daily_volume"):
-            version.tables[table] = _state(reference, table)
-        version.trades_rows = reference.table("trades").scan().to_arrow()
+        checks["daily_volume"] = len(must_finish(gold, f"reference gold {name}")["quality"])
+        windows.setdefault("daily_volume", kill_windows(gold, GOLD_ANCHORS))
+        for table in (*INGEST_DATA, "daily_volume"):
+            version.tables[table] = state(reference, table)
+        version.trades_rows = _loaded(reference, "trades").scan().to_arrow()
     # Loaded counts the generator promised: the references are the right days.
     assert sum(versions["A"].tables["trades"].values()) == 400
     assert sum(versions["B"].tables["trades"].values()) == 300
     assert not set(versions["A"].tables["trades"]) & set(versions["B"].tables["trades"])
     _fragment(reference)
     compact = crash.watch(reference, "compact", [], COMPACT_TABLES, env=FAR_RETENTION)
-    _must_finish(compact, "reference compaction")
-    assert _state(reference, "trades") == versions["B"].tables["trades"]
-    windows["compact"] = _windows(compact, COMPACT_ANCHORS)
-    yield Lab(reference, _lake(root / "trials"), landing, versions, windows, checks)
+    must_finish(compact, "reference compaction")
+    assert state(reference, "trades") == versions["B"].tables["trades"]
+    windows["compact"] = kill_windows(compact, COMPACT_ANCHORS)
+    yield Lab(reference, new_lake(root / "trials"), landing, versions, windows, checks)
 
 
 # --- shared trial bookkeeping -------------------------------------------------------------
@@ -259,29 +237,29 @@ def _record(
     print(trial.describe())
 
 
-def _name_of(lab: Lab, table: str, state: Rows) -> str:
-    if not state:
+def _name_of(lab: Lab, table: str, rows: Rows) -> str:
+    if not rows:
         return "empty"
     for version in lab.versions.values():
-        if version.tables[table] == state:
+        if version.tables[table] == rows:
             return version.name
     return "other"
 
 
 def _ensure_published(lab: Lab) -> None:
     """The trial lake holds a published day (when the ingest trials did not run first)."""
-    if _state(lab.lake, "trades"):
+    if state(lab.lake, "trades"):
         return
     crash.land(lab.landing, lab.versions["A"].folder, DAY)
     run = crash.watch(lab.lake, "ingest", _ingest_argv(lab.landing), INGEST_TABLES)
-    _must_finish(run, "setup ingest")
+    must_finish(run, "setup ingest")
 
 
 def _restore_trades(lake: ProcessLake, version: Version) -> None:
     """Make ``version``'s trades (as its reference ingest wrote them) the current day."""
     from pyiceberg.expressions import AlwaysTrue
 
-    table = lake.table("trades")
+    table = _loaded(lake, "trades")
     with table.transaction() as transaction:
         transaction.delete(AlwaysTrue())
         transaction.append(version.trades_rows)
@@ -295,7 +273,7 @@ def _fragment(lake: ProcessLake, pieces: int = 6) -> None:
     """
     from pyiceberg.expressions import AlwaysTrue
 
-    table = lake.table("trades")
+    table = _loaded(lake, "trades")
     rows = table.scan().to_arrow()
     before = crash.content(lake, "trades", loaded=table)
     step = -(-rows.num_rows // pieces)
@@ -304,7 +282,7 @@ def _fragment(lake: ProcessLake, pieces: int = 6) -> None:
         for start in range(0, rows.num_rows, step):
             transaction.append(rows.slice(start, step))
     assert crash.content(lake, "trades") == before
-    assert len(lake.table("trades").inspect.data_files()) == pieces
+    assert len(_loaded(lake, "trades").inspect.data_files()) == pieces
 
 
 # --- the tests ----------------------------------------------------------------------------
@@ -313,28 +291,29 @@ def _fragment(lake: ProcessLake, pieces: int = 6) -> None:
 def test_killed_ingest_leaves_each_table_at_its_previous_or_its_new_snapshot(lab: Lab) -> None:
     """SIGKILL ingest at seeded moments, from an empty lake and over an older version.
 
-    After every kill trades and trades_rejected each hold exactly their previous or their
-    new day (row multisets), every snapshot the run committed holds the complete new day,
-    the run history holds its complete record or none; a rerun converges to the reference.
+    After every kill trades_rejected, trade_reports and trades each hold exactly their
+    previous or their new day (row multisets), every snapshot the run committed holds the
+    complete new day, the run history holds its complete record or none; a rerun converges
+    to the reference.
     """
     lake, versions = lab.lake, lab.versions
     moments = crash.plan_moments(random.Random(SEED), lab.windows["ingest"], trials(INGEST_ANCHORS))
     argv = _ingest_argv(lab.landing)
     landed = versions["A"]
     for number, moment in enumerate(moments, start=1):
-        trades_before = _state(lake, "trades")
+        trades_before = state(lake, "trades")
         # Land the version the table does not hold, so old and new always differ.
         landed = versions["B"] if trades_before == versions["A"].tables["trades"] else versions["A"]
         crash.land(lab.landing, landed.folder, DAY)
-        before = {table: _state(lake, table) for table in ("trades", "trades_rejected")}
+        before = {table: state(lake, table) for table in INGEST_DATA}
         before |= {table: _full(lake, table) for table in ("job_runs", "quality_results")}
-        history = _history(lake, ["trades", "trades_rejected"])
+        history = _history(lake, list(INGEST_DATA))
         orphans = crash.unreferenced_files(lake)
         previous = _name_of(lab, "trades", trades_before)
         run = crash.watch(lake, "ingest", argv, INGEST_TABLES, moment)
         outcome = {}
-        for table in ("trades", "trades_rejected"):
-            after = _state(lake, table)
+        for table in INGEST_DATA:
+            after = state(lake, table)
             new = landed.tables[table]
             assert after in (before[table], new), (
                 f"trial {number} ({moment}): {table} is neither its previous content "
@@ -351,7 +330,7 @@ def test_killed_ingest_leaves_each_table_at_its_previous_or_its_new_snapshot(lab
             outcome[table] = "new" if committed else "old"
         outcome["history"] = _check_appended_records(lab, "ingest", before, run)
         if not run.killed:
-            _must_finish(run, f"trial {number} finished before its moment")
+            must_finish(run, f"trial {number} finished before its moment")
         _record(lab, "ingest", number, run, previous, outcome, orphans)
 
     ingest_trials = [t for t in lab.trials if t.job == "ingest"]
@@ -363,9 +342,9 @@ def test_killed_ingest_leaves_each_table_at_its_previous_or_its_new_snapshot(lab
     assert {t.outcome["trades"] for t in ingest_trials} == {"old", "new"}
 
     rerun = crash.watch(lake, "ingest", argv, INGEST_TABLES)
-    _must_finish(rerun, "rerun after the kills")
-    for table in ("trades", "trades_rejected"):
-        assert _state(lake, table) == landed.tables[table], f"rerun did not converge: {table}"
+    must_finish(rerun, "rerun after the kills")
+    for table in INGEST_DATA:
+        assert state(lake, table) == landed.tables[table], f"rerun did not converge: {table}"
 
 
 def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) -> None:
@@ -384,13 +363,13 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
     argv = ["--date", DAY.isoformat()]
     target = versions["A"]
     for number, moment in enumerate(moments, start=1):
-        volume_before = _state(lake, "daily_volume")
+        volume_before = state(lake, "daily_volume")
         target = (
             versions["B"]
             if volume_before == versions["A"].tables["daily_volume"]
             else versions["A"]
         )
-        if _state(lake, "trades") != target.tables["trades"]:
+        if state(lake, "trades") != target.tables["trades"]:
             orphans = crash.unreferenced_files(lake)
             _restore_trades(lake, target)
             # The switch itself leaves no unreferenced file behind.
@@ -401,7 +380,7 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
         orphans = crash.unreferenced_files(lake)
         previous = _name_of(lab, "daily_volume", volume_before)
         run = crash.watch(lake, "daily_volume", argv, GOLD_TABLES, moment)
-        after = _state(lake, "daily_volume")
+        after = state(lake, "daily_volume")
         new = target.tables["daily_volume"]
         assert after in (volume_before, new), (
             f"trial {number} ({moment}): daily_volume is neither its previous nor its new "
@@ -418,7 +397,7 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
         outcome = {"daily_volume": "new" if committed else "old"}
         outcome["history"] = _check_appended_records(lab, "daily_volume", before, run)
         if not run.killed:
-            _must_finish(run, f"trial {number} finished before its moment")
+            must_finish(run, f"trial {number} finished before its moment")
         _record(lab, "daily_volume", number, run, previous, outcome, orphans)
 
     gold_trials = [t for t in lab.trials if t.job == "daily_volume"]
@@ -428,8 +407,8 @@ def test_killed_daily_volume_leaves_its_previous_or_its_new_partition(lab: Lab) 
     assert {t.outcome["daily_volume"] for t in gold_trials} == {"old", "new"}
 
     rerun = crash.watch(lake, "daily_volume", argv, GOLD_TABLES)
-    _must_finish(rerun, "rerun after the kills")
-    assert _state(lake, "daily_volume") == target.tables["daily_volume"]
+    must_finish(rerun, "rerun after the kills")
+    assert state(lake, "daily_volume") == target.tables["daily_volume"]
 
 
 def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
@@ -445,7 +424,7 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
         random.Random(SEED + 2), lab.windows["compact"], trials(COMPACT_ANCHORS)
     )
     for number, moment in enumerate(moments, start=1):
-        if len(lake.table("trades").inspect.data_files()) < 5:
+        if len(_loaded(lake, "trades").inspect.data_files()) < 5:
             orphans = crash.unreferenced_files(lake)
             _fragment(lake)
             assert crash.unreferenced_files(lake) == orphans
@@ -463,15 +442,15 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
                 # The compaction's own run record is the only row it may add.
                 added = after - before[table]
                 assert after - added == before[table] and sum(added.values()) <= 1, added
-                assert all(state in (before[table], after) for state in seen), table
+                assert all(rows in (before[table], after) for rows in seen), table
             else:
                 assert after == before[table], f"trial {number} ({moment}) changed {table}"
-                assert all(state == before[table] for state in seen), table
+                assert all(rows == before[table] for rows in seen), table
             if committed:
                 outcome[table] = f"{len(committed)} commits"
         outcome["history"] = _check_appended_records(lab, "compact", before, run)
         if not run.killed:
-            _must_finish(run, f"trial {number} finished before its moment")
+            must_finish(run, f"trial {number} finished before its moment")
         _record(lab, "compact", number, run, "fragmented", outcome, orphans)
 
     compact_trials = [t for t in lab.trials if t.job == "compact"]
@@ -479,13 +458,13 @@ def test_killed_compaction_never_changes_a_row(lab: Lab) -> None:
     assert any("trades" in t.outcome for t in compact_trials)
     assert any("trades" not in t.outcome for t in compact_trials)
 
-    if len(lake.table("trades").inspect.data_files()) < 5:
+    if len(_loaded(lake, "trades").inspect.data_files()) < 5:
         _fragment(lake)
     rows = _full(lake, "trades")
     rerun = crash.watch(lake, "compact", [], COMPACT_TABLES, env=FAR_RETENTION)
-    _must_finish(rerun, "rerun after the kills")
+    must_finish(rerun, "rerun after the kills")
     assert _full(lake, "trades") == rows
-    assert len(lake.table("trades").inspect.data_files()) == 1
+    assert len(_loaded(lake, "trades").inspect.data_files()) == 1
 
 
 def test_orphan_scan_finds_exactly_the_files_killed_runs_left(lab: Lab) -> None:
