@@ -356,6 +356,15 @@ def _as_text(column: Column, data_type: DataType) -> Column:
     return column.cast("string")
 
 
+# A Parquet row's dead-letter record is its JSON rendering: timestamps to the microsecond,
+# as _as_text renders them for the contract (to_json's default stops at the millisecond,
+# so a replayed record would be a different trade).
+RECORD_JSON_OPTIONS = {
+    "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'",
+}
+
+
 def _parquet_records(spark: SparkSession, paths: list[str], schema: StructType) -> DataFrame:
     """Parquet files sharing one footer schema as raw rows (typed values rendered as text)."""
     present = {f.name.lower(): f for f in schema.fields}
@@ -363,7 +372,9 @@ def _parquet_records(spark: SparkSession, paths: list[str], schema: StructType) 
     frame = spark.read.schema(schema).parquet(*paths)
     return frame.select(
         F.col("_metadata.file_path").alias("source_file"),
-        F.to_json(F.struct(*[F.col(f"`{f.name}`") for f in schema.fields])).alias("record"),
+        F.to_json(
+            F.struct(*[F.col(f"`{f.name}`") for f in schema.fields]), RECORD_JSON_OPTIONS
+        ).alias("record"),
         F.lit(False).alias("malformed"),
         *[
             (

@@ -59,7 +59,7 @@ CSV_ROWS = [
 ]
 PARQUET_ROW = {
     "trade_id": "T9", "symbol": "AAPL", "side": "sell", "price": Decimal("98.75"),
-    "quantity": 4, "timestamp": utc("2025-01-13T08:00:00+00:00"), "exchange": "XNAS",
+    "quantity": 4, "timestamp": utc("2025-01-13T08:00:00.123456+00:00"), "exchange": "XNAS",
     "venue_fee": 0.5,
 }  # fmt: skip
 
@@ -176,7 +176,7 @@ def test_dead_letters_replayed_through_a_landing_reach_their_days(
     assert json.loads(JSON_LINES[1]) == contents["T2"]
     assert contents["T9"] == {
         "trade_id": "T9", "symbol": "AAPL", "side": "sell", "price": 98.75, "quantity": 4,
-        "timestamp": "2025-01-13T08:00:00.000Z", "exchange": "XNAS", "venue_fee": 0.5,
+        "timestamp": "2025-01-13T08:00:00.123456Z", "exchange": "XNAS", "venue_fee": 0.5,
     }  # fmt: skip
     assert sorted(contents) == ["T2", "T3", "T4", "T5", "T8", "T9"]
     assert states(replay_tool("ledger", "--ingest-date", L)[1]) == {
@@ -200,6 +200,13 @@ def test_dead_letters_replayed_through_a_landing_reach_their_days(
         f"SELECT DISTINCT source_file FROM {lake_env.table('trades')} WHERE landing_date = '{R}'"
     ).collect()
     assert [row.source_file for row in replayed_from] == [f"file:{target}/{STEM}.jsonl"]
+    # The Parquet trade comes back to the microsecond (epoch micros: collect() would render
+    # the TIMESTAMP in the local time zone).
+    [parquet_trade] = spark.sql(
+        f"SELECT unix_micros(traded_at) AS micros FROM {lake_env.table('trades')} "
+        "WHERE trade_id = 'T9'"
+    ).collect()
+    assert parquet_trade.micros == int(PARQUET_ROW["timestamp"].timestamp()) * 10**6 + 123456
 
     # (6) The ledger: five replayed, T5 rejected again (its new dead letter, of ingest date
     # R, is open), the malformed line never replayable.
