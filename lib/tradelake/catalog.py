@@ -64,14 +64,16 @@ def lake_catalog(settings: Settings) -> Any | None:
         uri = settings.catalog_uri_resolved or ""
         if not uri.startswith("jdbc:sqlite:"):
             raise ConfigError(
-                f"TRADELAKE_CATALOG_URI={uri!r}: the report reads jdbc:sqlite catalogs, Glue "
-                "and REST; point it at the SQLite catalog or use TRADELAKE_CATALOG_TYPE=glue"
+                f"TRADELAKE_CATALOG_URI={uri!r}: readers without Spark (the report, the DAG's "
+                "gold_dates task, the replay tool) read jdbc:sqlite catalogs, Glue and REST; "
+                "point it at the SQLite catalog or use TRADELAKE_CATALOG_TYPE=glue"
             )
         return sql_catalog(settings)
     if settings.catalog_type == "hadoop":
         raise ConfigError(
             "TRADELAKE_CATALOG_TYPE=hadoop cannot be read by pyiceberg; use the jdbc, glue "
-            "or rest catalog for a lake the report should read"
+            "or rest catalog for a lake the report, the DAG's gold_dates task or the replay "
+            "tool should read"
         )
     from pyiceberg.catalog import load_catalog
 

@@ -305,14 +305,16 @@ def _json_records(spark: SparkSession, paths: list[str]) -> DataFrame:
     return json_records(_text_lines(spark, paths))
 
 
-def _header_names(header: str) -> list[str]:
+def header_names(header: str) -> list[str]:
+    """A CSV header line's field names as the reader matches them: BOM, quotes and spaces
+    dropped, lower-cased (the replay rebuilds a row under the same names)."""
     names = [name.strip().strip('"').strip().lower() for name in header.lstrip("\ufeff").split(",")]
     return names
 
 
 def _csv_records(spark: SparkSession, paths: list[str], header: str) -> DataFrame:
     """CSV files sharing one header line as raw rows; short or long rows are malformed."""
-    names = _header_names(header)
+    names = header_names(header)
     schema = ", ".join(f"`c{index}` STRING" for index in range(len(names)))
     parsed = F.from_csv(
         F.col("value"),

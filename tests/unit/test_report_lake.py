@@ -359,5 +359,5 @@ def test_catalogs_pyiceberg_cannot_read_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TRADELAKE_CATALOG_TYPE=hadoop cannot be read"):
         lake_catalog(Settings(catalog_type="hadoop", warehouse=str(tmp_path)))
     postgres = Settings(catalog_type="jdbc", catalog_uri="jdbc:postgresql://db/lake")
-    with pytest.raises(ConfigError, match="the report reads jdbc:sqlite catalogs"):
+    with pytest.raises(ConfigError, match="read jdbc:sqlite catalogs, Glue and REST"):
         lake_catalog(postgres)

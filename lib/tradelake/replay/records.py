@@ -34,8 +34,8 @@ from datetime import date
 from typing import Any
 
 from tradelake.contract import DUPLICATE_CONFLICT, MALFORMED_RECORD, UNREADABLE_FILE
-from tradelake.io import _header_names as csv_header_names
 from tradelake.io import file_kind
+from tradelake.io import header_names as csv_header_names
 
 # The member every exported line starts with: the id of the dead letter it replays.
 MARKER_FIELD = "tradelake_replay_of"
