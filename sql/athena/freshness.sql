@@ -1,7 +1,8 @@
--- Data freshness per table: its latest partition date, the latest timestamp it holds
--- (trades: traded_at, trades_rejected: rejected_at, ohlcv_1m: bar_start, daily_volume:
--- none), and the latest run of the job that writes it (from job_runs: when it started,
--- for which date, its status) with the latest date that job published.
+-- Data freshness per table: its latest partition date (trade_reports: its latest
+-- landing_date), the latest timestamp it holds (trades: traded_at, trade_reports:
+-- ingested_at, trades_rejected: rejected_at, ohlcv_1m: bar_start, daily_volume: none),
+-- and the latest run of the job that writes it (from job_runs: when it started, for
+-- which date, its status) with the latest date that job published.
 -- No parameters.
 WITH latest_data AS (
     -- traded_at and bar_start always fall on their row's trade_date (the contract
@@ -13,6 +14,11 @@ WITH latest_data AS (
         MAX(traded_at) AS latest_timestamp
     FROM trades
     WHERE trade_date = (SELECT MAX(trade_date) FROM trades)
+    UNION ALL
+    -- A landing's reports can be of earlier days: its landing_date, not trade_date, says
+    -- how far the version log has come.
+    SELECT 'trade_reports', 'ingest', MAX(landing_date), MAX(ingested_at)
+    FROM trade_reports
     UNION ALL
     SELECT 'trades_rejected', 'ingest', MAX(ingest_date), MAX(rejected_at)
     FROM trades_rejected

@@ -319,6 +319,7 @@ def test_freshness(results: dict[str, list[dict[str, Any]]], athena_lake: Athena
     expected = {
         "daily_volume": ("daily_volume", None),
         "ohlcv_1m": ("ohlcv", latest_bar),
+        "trade_reports": ("ingest", None),
         "trades": ("ingest", latest_trade),
         "trades_rejected": ("ingest", None),
     }
@@ -335,8 +336,8 @@ def test_freshness(results: dict[str, list[dict[str, Any]]], athena_lake: Athena
         assert row["latest_run_status"] == "ok"
         assert row["latest_published_date"] == last_day
         assert run_window[0] <= row["latest_run_started_at"] <= run_window[1]
-        if row["table_name"] == "trades_rejected":
-            # rejected_at is the ingest run's clock time.
+        if row["table_name"] in ("trade_reports", "trades_rejected"):
+            # ingested_at and rejected_at are the ingest run's clock time.
             assert run_window[0] <= row["latest_timestamp"] <= run_window[1]
         else:
             assert row["latest_timestamp"] == latest_timestamp
