@@ -234,14 +234,23 @@ def watch(
     return Run(moment, killed, returncode, events, output)
 
 
-def plan_moments(rng: random.Random, anchors: list[tuple[str, float]], trials: int) -> list[Moment]:
+def plan_moments(
+    rng: random.Random,
+    anchors: list[tuple[str, float]],
+    trials: int,
+    bounds: dict[str, str] | None = None,
+) -> list[Moment]:
     """``trials`` kill moments: every anchor in turn (a seeded order), a seeded delay each.
 
     ``anchors`` are (event, longest delay) pairs in the order a run shows them; each
     trial's delay is uniform in [0, longest delay], so the kills spread over the window
-    from that event to the next, and a kill never waits past the next anchor.
+    from that event to the next, and a kill never waits past the next anchor, or past
+    the event ``bounds`` names for it (an event that is not itself an anchor).
     """
-    bounds = {event: later for (event, _), (later, _) in zip(anchors, anchors[1:], strict=False)}
+    if bounds is None:
+        bounds = {
+            event: later for (event, _), (later, _) in zip(anchors, anchors[1:], strict=False)
+        }
     order = list(anchors)
     rng.shuffle(order)
     moments = []
