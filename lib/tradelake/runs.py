@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from tradelake.config import Settings
 from tradelake.contract import utc_literal
 from tradelake.runtime import INGEST, Run
+from tradelake.session import local_frame
 from tradelake.tables import JOB_RUNS, QUALITY_RESULTS, TRADES, ensure_tables
 from tradelake.writes import append
 
@@ -32,7 +33,8 @@ def record_run(spark: SparkSession, settings: Settings, run: Run, summary: dict[
         float(summary.get("seconds", 0.0)),
         json.dumps(summary, default=str, sort_keys=True),
     )
-    frame = spark.createDataFrame(
+    frame = local_frame(
+        spark,
         [row],
         "run_id STRING, job STRING, run_date DATE, status STRING, exit_code INT, "
         "published BOOLEAN, seconds DOUBLE, summary STRING",
@@ -138,7 +140,8 @@ def record_quality(
         )
         for check in checks
     ]
-    frame = spark.createDataFrame(
+    frame = local_frame(
+        spark,
         rows,
         "run_id STRING, job STRING, table_name STRING, check_date DATE, `check` STRING, "
         "severity STRING, passed BOOLEAN, observed STRING, threshold STRING",

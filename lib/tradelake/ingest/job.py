@@ -33,6 +33,7 @@ from tradelake.pii import KEY_VARIABLE, load_key
 from tradelake.quality import gate_failures
 from tradelake.runs import loaded_baseline, published_ingest_dates
 from tradelake.runtime import Run
+from tradelake.session import local_frame
 from tradelake.tables import TRADE_REPORTS, TRADES, TRADES_REJECTED, ensure_tables
 from tradelake.writes import overwrite_partition
 
@@ -136,7 +137,7 @@ def unreadable_rejects(
         "ingest_date DATE, run_id STRING, source_file STRING, record STRING, reasons ARRAY<STRING>"
     )
     rows = [(day, run_id, entry.path, entry.error, [UNREADABLE_FILE]) for entry in unreadable]
-    return spark.createDataFrame(rows, schema).withColumn("rejected_at", utc_literal(at))
+    return local_frame(spark, rows, schema).withColumn("rejected_at", utc_literal(at))
 
 
 def run_ingest(spark: SparkSession, settings: Settings, run: Run, source: str = "files") -> None:
