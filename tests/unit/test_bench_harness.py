@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.run import label_of, table_scans
+from bench.run import Plan, label_of, small_day_analysis, table_scans
 
 
 def _scan(table: str, result_id: int, skipped_id: int) -> dict[str, object]:
@@ -81,3 +81,27 @@ def test_size_labels() -> None:
         "5M",
         "1500",
     ]
+
+
+def test_the_plans_measure_the_fixed_cost_on_a_small_day() -> None:
+    full, smoke = Plan.choose(smoke=False, large=False), Plan.choose(smoke=True, large=False)
+    # 2M is the whole-process size of the targets; the smoke's one size is its small day.
+    assert full.sizes == (1_000_000, 2_000_000, 5_000_000) and full.small_day == 500
+    assert Plan.choose(smoke=False, large=True).sizes[-1] == 10_000_000
+    assert smoke.small_day == smoke.sizes[0]
+
+
+def test_the_small_day_is_compared_with_its_floor_as_whole_processes() -> None:
+    plan = Plan.choose(smoke=False, large=False)
+    scenarios = {
+        "ingest_500": {"wall_seconds": 13.0, "seconds": 9.5},
+        "floor_parse_500": {"wall_seconds": 10.0, "seconds": 6.0},
+    }
+    assert small_day_analysis(plan, scenarios) == {
+        "trades": 500,
+        "ingest_wall_seconds": 13.0,
+        "ingest_seconds": 9.5,
+        "parse_floor_wall_seconds": 10.0,
+        "parse_floor_seconds": 6.0,
+        "wall_ratio": 1.3,
+    }
