@@ -363,7 +363,7 @@ class Bench:
             f"daily_volume_{label}", "jobs/daily_volume.py", ["--date", DAY.isoformat()], env
         )
         floors = self.lake(f"floors-{label}")
-        for mode in ("io", "parse"):
+        for mode in ("io", "parse", "design"):
             self.submit(
                 f"floor_{mode}_{label}",
                 "bench/floors.py",
@@ -682,33 +682,43 @@ def late_analysis(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str,
     }
 
 
+def size_analysis(trades: int, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One size's ingest against its three floors (I/O, parse, design)."""
+    label = label_of(trades)
+    ingest = scenarios[f"ingest_{label}"]
+    io_floor = scenarios[f"floor_io_{label}"]
+    parse_floor = scenarios[f"floor_parse_{label}"]
+    design_floor = scenarios[f"floor_design_{label}"]
+    return {
+        "trades": trades,
+        "records_read": ingest.get("records_read"),
+        "ingest_seconds": ingest["seconds"],
+        "ingest_wall_seconds": ingest["wall_seconds"],
+        "records_per_second": round(ingest["records_read"] / ingest["seconds"]),
+        "microseconds_per_record": round(ingest["seconds"] / ingest["records_read"] * 1e6, 3),
+        "io_floor_seconds": io_floor["seconds"],
+        "parse_floor_seconds": parse_floor["seconds"],
+        "design_floor_seconds": design_floor["seconds"],
+        "ingest_over_io_floor": ratio(ingest["seconds"], io_floor["seconds"]),
+        "ingest_over_parse_floor": ratio(ingest["seconds"], parse_floor["seconds"]),
+        # What the versions design alone costs, and what the ingest adds to it.
+        "design_floor_over_parse_floor": ratio(design_floor["seconds"], parse_floor["seconds"]),
+        "ingest_over_design_floor": ratio(ingest["seconds"], design_floor["seconds"]),
+        "ingest_wall_over_parse_floor_wall": ratio(
+            ingest["wall_seconds"], parse_floor["wall_seconds"]
+        ),
+        "driver_peak_rss_mib": ingest["peak_rss_mib"],
+        "driver_peak_anonymous_rss_mib": ingest.get("peak_anonymous_rss_mib", 0.0),
+        "driver_peak_pss_mib": ingest.get("peak_pss_mib", 0.0),
+        "phase_seconds": ingest.get("timings", {}),
+    }
+
+
 def analyse(plan: Plan, scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The figures the targets are about, computed from the measured scenarios."""
     out: dict[str, Any] = {"sizes": {}, "targets": []}
     for trades in plan.sizes:
-        label = label_of(trades)
-        ingest = scenarios[f"ingest_{label}"]
-        io_floor = scenarios[f"floor_io_{label}"]
-        parse_floor = scenarios[f"floor_parse_{label}"]
-        out["sizes"][label] = {
-            "trades": trades,
-            "records_read": ingest.get("records_read"),
-            "ingest_seconds": ingest["seconds"],
-            "ingest_wall_seconds": ingest["wall_seconds"],
-            "records_per_second": round(ingest["records_read"] / ingest["seconds"]),
-            "microseconds_per_record": round(ingest["seconds"] / ingest["records_read"] * 1e6, 3),
-            "io_floor_seconds": io_floor["seconds"],
-            "parse_floor_seconds": parse_floor["seconds"],
-            "ingest_over_io_floor": ratio(ingest["seconds"], io_floor["seconds"]),
-            "ingest_over_parse_floor": ratio(ingest["seconds"], parse_floor["seconds"]),
-            "ingest_wall_over_parse_floor_wall": ratio(
-                ingest["wall_seconds"], parse_floor["wall_seconds"]
-            ),
-            "driver_peak_rss_mib": ingest["peak_rss_mib"],
-            "driver_peak_anonymous_rss_mib": ingest.get("peak_anonymous_rss_mib", 0.0),
-            "driver_peak_pss_mib": ingest.get("peak_pss_mib", 0.0),
-            "phase_seconds": ingest.get("timings", {}),
-        }
+        out["sizes"][label_of(trades)] = size_analysis(trades, scenarios)
     # The two sizes the scaling figures compare, 1M and 5M (the smoke has one: ratios of 1).
     small = label_of(plan.sizes[0])
     big = label_of(5_000_000 if 5_000_000 in plan.sizes else plan.sizes[-1])
@@ -866,17 +876,20 @@ def markdown(results: dict[str, Any]) -> str:
         "`seconds`); wall adds the JVM launch.",
         "",
         "| trades | records read | ingest s (wall) | records/s | µs/record | I/O floor s | "
-        "parse floor s | ingest / I/O floor | ingest / parse floor | driver peak PSS MiB | "
+        "parse floor s | design floor s | ingest / I/O floor | ingest / parse floor | "
+        "design floor / parse floor | ingest / design floor | driver peak PSS MiB | "
         "driver peak RSS MiB (anonymous) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in a["sizes"].items():
         lines.append(
             f"| {label} | {row['records_read']:,} | {row['ingest_seconds']} "
             f"({row['ingest_wall_seconds']}) | {row['records_per_second']:,} | "
             f"{row['microseconds_per_record']} | {row['io_floor_seconds']} | "
-            f"{row['parse_floor_seconds']} | {row['ingest_over_io_floor']} | "
-            f"{row['ingest_over_parse_floor']} | {row['driver_peak_pss_mib']} | "
+            f"{row['parse_floor_seconds']} | {row['design_floor_seconds']} | "
+            f"{row['ingest_over_io_floor']} | {row['ingest_over_parse_floor']} | "
+            f"{row['design_floor_over_parse_floor']} | {row['ingest_over_design_floor']} | "
+            f"{row['driver_peak_pss_mib']} | "
             f"{row['driver_peak_rss_mib']} ({row['driver_peak_anonymous_rss_mib']}) |"
         )
     small_day = a["small_day"]

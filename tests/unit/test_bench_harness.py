@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from bench.run import Plan, label_of, small_day_analysis, table_scans
+from bench.run import Plan, label_of, size_analysis, small_day_analysis, table_scans
 
 
 def _scan(table: str, result_id: int, skipped_id: int) -> dict[str, object]:
@@ -105,3 +106,25 @@ def test_the_small_day_is_compared_with_its_floor_as_whole_processes() -> None:
         "parse_floor_seconds": 6.0,
         "wall_ratio": 1.3,
     }
+
+
+def test_each_size_is_compared_with_the_parse_and_the_design_floor() -> None:
+    scenarios: dict[str, dict[str, Any]] = {
+        "ingest_1M": {
+            "seconds": 60.0,
+            "wall_seconds": 64.0,
+            "records_read": 1_050_000,
+            "peak_rss_mib": 1900.0,
+            "timings": {"classify_seconds": 36.0},
+        },
+        "floor_io_1M": {"seconds": 12.0, "wall_seconds": 15.0},
+        "floor_parse_1M": {"seconds": 15.0, "wall_seconds": 18.0},
+        "floor_design_1M": {"seconds": 25.0, "wall_seconds": 28.0},
+    }
+    row = size_analysis(1_000_000, scenarios)
+    assert row["design_floor_seconds"] == 25.0
+    assert row["ingest_over_parse_floor"] == 4.0
+    # The design alone costs 1.667x the parse floor; the ingest's own work 2.4x on top.
+    assert row["design_floor_over_parse_floor"] == 1.667
+    assert row["ingest_over_design_floor"] == 2.4
+    assert row["ingest_wall_over_parse_floor_wall"] == 3.556
