@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars jvm-archive demo test test-athena test-reliability test-kafka test-airflow bench lint
+.PHONY: setup jars jvm-archive demo test test-athena test-dbt test-reliability test-kafka test-airflow bench lint
 .PHONY: lock test-latest
 .PHONY: format clean image-context render report test-report
 
@@ -15,6 +15,8 @@ export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 # version the lock names, installs it; `uv pip sync` also removes what the lock dropped.
 DEV_LOCK ?= requirements/dev.txt
 AIRFLOW_LOCK ?= requirements/airflow.txt
+DBT_LOCK ?= requirements/dbt.txt
+DBT_VENV ?= .venv-dbt
 uv_pin = $$(grep -m1 '^uv==' $(DEV_LOCK))
 # install_locked VENV LOCK: (re)create VENV with exactly LOCK and the project, editable.
 define install_locked
@@ -67,10 +69,16 @@ test-report: setup
 	scripts/chromium.sh install
 	$(PY) -m pytest tests/browser -m browser
 
-# The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto.
-test-athena: setup
+# The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto,
+# and the analysts' dbt project (analytics/) on the same Trino and lake.
+test-athena: setup $(DBT_VENV)/.installed
 	scripts/trino.sh install
 	$(PY) -m pytest tests/athena -m athena
+
+# The dbt tests of the Athena tier alone (they need its Trino and lake all the same).
+test-dbt: setup $(DBT_VENV)/.installed
+	scripts/trino.sh install
+	$(PY) -m pytest tests/athena -m "athena and dbt"
 
 # Fault injection (SIGKILL), concurrency, fuzzing, a bad-input corpus, a standalone
 # cluster, resource bounds. The full profile by default; CI runs
@@ -92,6 +100,13 @@ $(AIRFLOW_VENV)/.installed: pyproject.toml $(AIRFLOW_LOCK) $(DEV_LOCK)
 	$(AIRFLOW_VENV)/bin/python -m pip check
 	touch $@
 
+# The analysts' dbt project (analytics/, docs/dbt.md) in its own virtualenv (the `dbt`
+# extra, with dbt-trino and dbt-athena); the Athena tier runs it on its Trino.
+$(DBT_VENV)/.installed: pyproject.toml $(DBT_LOCK) $(DEV_LOCK)
+	$(call install_locked,$(DBT_VENV),$(DBT_LOCK))
+	$(DBT_VENV)/bin/python -m pip check
+	touch $@
+
 test-airflow: setup $(AIRFLOW_VENV)/.installed
 	$(AIRFLOW_VENV)/bin/python -m pytest tests/airflow -m airflow
 
@@ -108,6 +123,9 @@ compile = $(VENV)/bin/uv pip compile --quiet --python-version $(LOCK_PYTHON) \
 lock: $(VENV)/.installed
 	$(compile) $(LOCK_UPGRADE) --extra dev -o requirements/dev.txt
 	$(compile) $(LOCK_UPGRADE) --extra airflow-dev -o requirements/airflow.txt
+	# dbt's lock bootstraps the same uv as the dev lock (install_locked); nothing else is shared.
+	mkdir -p build && grep -m1 '^uv==' requirements/dev.txt > build/uv-pin.txt
+	$(compile) $(LOCK_UPGRADE) --extra dbt-dev --constraint build/uv-pin.txt -o requirements/dbt.txt
 	$(compile) --constraint requirements/dev.txt -o requirements/runtime.txt
 	git diff --stat -- requirements/ || true
 

@@ -19,6 +19,7 @@ LOCKS = REPO / "requirements"
 LOCK_EXTRAS: dict[str, tuple[str | None, ...]] = {
     "dev.txt": (None, "dev"),
     "airflow.txt": (None, "airflow-dev"),
+    "dbt.txt": (None, "dbt-dev"),
     "runtime.txt": (None,),
 }
 
@@ -72,11 +73,12 @@ def test_the_image_and_glue_pins_are_the_tested_ones() -> None:
 def test_every_virtualenv_bootstraps_the_same_uv() -> None:
     # The Makefile installs uv at the dev lock's version into each virtualenv before it
     # syncs that virtualenv's lock; another version there would replace the running uv.
-    assert pinned(LOCKS / "airflow.txt")["uv"] == pinned(LOCKS / "dev.txt")["uv"]
+    for lock_name in ("airflow.txt", "dbt.txt"):
+        assert pinned(LOCKS / lock_name)["uv"] == pinned(LOCKS / "dev.txt")["uv"], lock_name
 
 
 def test_lock_files_are_the_ones_the_makefile_installs() -> None:
     makefile = (REPO / "Makefile").read_text()
-    for lock_name in ("dev.txt", "airflow.txt"):
+    for lock_name in ("dev.txt", "airflow.txt", "dbt.txt"):
         assert f"requirements/{lock_name}" in makefile
     assert sorted(path.name for path in LOCKS.glob("*.txt")) == sorted(LOCK_EXTRAS)
