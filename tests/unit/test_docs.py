@@ -39,7 +39,7 @@ TOOLS = {
     "k8s/rerun.py": REPO / "k8s/rerun.py",
 }
 # Where a TRADELAKE_* variable the docs name must be read, if it is not a setting.
-CODE_ROOTS = ("lib", "jobs", "tests", "bench", "scripts", "docker", "k8s", ".ci")
+CODE_ROOTS = ("lib", "jobs", "tests", "bench", "scripts", "docker", "k8s", ".ci", "analytics")
 CODE_FILES = ("spark-submit.sh", "Makefile", "Dockerfile")
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -250,7 +250,10 @@ def code_text() -> str:
     for path in files:
         if path.resolve() == Path(__file__).resolve() or "__pycache__" in path.parts:
             continue
-        if path.suffix in (".py", ".sh", ".yaml", ".yml", ".env", ".toml", "") and path.is_file():
+        if (
+            path.suffix in (".py", ".sh", ".yaml", ".yml", ".env", ".toml", ".sql", "")
+            and path.is_file()
+        ):
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
     return "\n".join(texts)
 

@@ -1,0 +1,69 @@
+-- Per symbol and day: trades, volume, notional, VWAP, and how much of the day came from
+-- corrections and late reports.
+--
+-- Incremental: a landing re-resolves its own day and up to lateness_days before it
+-- (docs/jobs.md, late reports), so each run rebuilds exactly those days from the latest
+-- one the table holds; older days are final. On Trino, delete+insert by trade_date
+-- replaces each rebuilt day whole (a symbol whose every trade was cancelled leaves no row
+-- behind); Athena's Iceberg tables take a merge on (trade_date, symbol).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=('delete+insert' if target.type == 'trino' else 'merge'),
+        unique_key=('trade_date' if target.type == 'trino' else ['trade_date', 'symbol']),
+        on_schema_change='fail',
+    )
+}}
+
+with trades as (
+    select * from {{ ref('stg_trades') }}
+    {% if is_incremental() %}
+    where trade_date >= (
+        select max(trade_date) - interval '{{ var("lateness_days") }}' day from {{ this }}
+    )
+    {% endif %}
+),
+
+reports as (
+    select
+        trade_date,
+        symbol,
+        count(*) as reports,
+        count_if(is_late) as late_reports
+    from {{ ref('stg_trade_reports') }}
+    where symbol is not null
+    {% if is_incremental() %}
+        and trade_date >= (
+            select max(trade_date) - interval '{{ var("lateness_days") }}' day from {{ this }}
+        )
+    {% endif %}
+    group by trade_date, symbol
+),
+
+days as (
+    select
+        trade_date,
+        symbol,
+        count(*) as trade_count,
+        sum(quantity) as volume,
+        sum(notional) as notional,
+        count_if(report_type = 'correct') as corrected_trades
+    from trades
+    group by trade_date, symbol
+)
+
+select
+    days.trade_date,
+    days.symbol,
+    days.trade_count,
+    days.volume,
+    days.notional,
+    -- DECIMAL division: exact to the scale, rounded once.
+    cast(days.notional / days.volume as decimal(18, 8)) as vwap,
+    days.corrected_trades,
+    coalesce(reports.reports, 0) as reports,
+    coalesce(reports.late_reports, 0) as late_reports
+from days
+left join reports
+    on reports.trade_date = days.trade_date
+    and reports.symbol = days.symbol

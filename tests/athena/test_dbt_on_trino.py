@@ -1,0 +1,198 @@
+"""The analysts' dbt project (analytics/) on the Athena tier's Trino, over what Spark wrote.
+
+``dbt build`` (models, their data tests, the unit test) and ``dbt source freshness`` run
+against the tier's lake, twice where a second run is the incremental one; the mart's
+values are checked against the test's own input (``TRADES``) with Python's Decimal. The
+Athena target is parsed offline (moto's Athena runs no queries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.athena.lake import DATABASE, LAKE_BUCKET, TRADES, AthenaLake, TrinoServer, fetch_rows
+from tests.lakes import REPO
+
+pytestmark = [pytest.mark.athena, pytest.mark.dbt]
+
+PROJECT = REPO / "analytics"
+DBT = Path(os.environ.get("TRADELAKE_DBT_VENV", REPO / ".venv-dbt")) / "bin" / "dbt"
+MODELS_SCHEMA = "analytics_e2e"
+EIGHT = Decimal("0.00000001")
+
+
+def dbt_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """What a user sets to run the project (docs/dbt.md), with throwaway output folders."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADELAKE_", "DBT_"))}
+    return {
+        **env,
+        "DBT_PROFILES_DIR": str(PROJECT),
+        "DBT_TARGET_PATH": str(tmp / "target"),
+        "DBT_LOG_PATH": str(tmp / "logs"),
+        "TRADELAKE_DATABASE": DATABASE,
+        "TRADELAKE_DBT_SCHEMA": MODELS_SCHEMA,
+        **extra,
+    }
+
+
+def run_dbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DBT), *args, "--project-dir", str(PROJECT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def results(env: dict[str, str]) -> list[dict[str, Any]]:
+    """The last command's run_results.json: one entry per node it ran."""
+    path = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+    return list(json.loads(path.read_text())["results"])
+
+
+@pytest.fixture(scope="module")
+def trino_env(
+    trino_server: TrinoServer, athena_lake: AthenaLake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    yield dbt_env(
+        tmp_path_factory.mktemp("dbt"),
+        TRADELAKE_DBT_TARGET="trino",
+        TRADELAKE_DBT_TRINO_HOST=trino_server.host,
+        TRADELAKE_DBT_TRINO_PORT=str(trino_server.port),
+        TRADELAKE_DBT_SCHEMA_LOCATION=f"s3://{LAKE_BUCKET}/analytics/{MODELS_SCHEMA}",
+        # The tier's ingests ran with a one-day window.
+        TRADELAKE_CONTRACT__MAX_LATENESS_DAYS="1",
+    )
+
+
+@pytest.fixture(scope="module")
+def first_build(trino_env: dict[str, str]) -> list[dict[str, Any]]:
+    done = run_dbt(trino_env, "build")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    return results(trino_env)
+
+
+def half_up(numerator: Decimal, denominator: Decimal) -> Decimal:
+    with localcontext() as context:
+        context.prec = 80
+        return (numerator / denominator).quantize(EIGHT, rounding=ROUND_HALF_UP)
+
+
+def expected_symbol_days() -> list[dict[str, Any]]:
+    days: dict[tuple[str, str], list[Any]] = {}
+    for trade in TRADES:
+        days.setdefault((trade.day, trade.symbol), []).append(trade)
+    rows = []
+    for (day, symbol), trades in sorted(days.items()):
+        volume = sum((t.quantity for t in trades), Decimal(0))
+        notional = sum((t.price * t.quantity for t in trades), Decimal(0))
+        rows.append(
+            {
+                "trade_date": date.fromisoformat(day),
+                "symbol": symbol,
+                "trade_count": len(trades),
+                "volume": volume,
+                "notional": notional,
+                "vwap": half_up(notional, volume),
+                "corrected_trades": sum(1 for t in trades if t.report_type == "correct"),
+            }
+        )
+    return rows
+
+
+def symbol_days(cursor: Any) -> list[dict[str, Any]]:
+    return fetch_rows(
+        cursor,
+        "SELECT trade_date, symbol, trade_count, volume, notional, vwap, corrected_trades "
+        f"FROM {MODELS_SCHEMA}.symbol_day ORDER BY trade_date, symbol",
+    )
+
+
+def test_build_runs_every_model_and_test_green(first_build: list[dict[str, Any]]) -> None:
+    by_kind: dict[str, list[str]] = {}
+    for result in first_build:
+        kind = result["unique_id"].split(".")[0]
+        by_kind.setdefault(kind, []).append(result["status"])
+    assert sorted(set(by_kind["model"])) == ["success"] and len(by_kind["model"]) == 7
+    assert set(by_kind["test"]) == {"pass"}, first_build
+    assert len(by_kind["test"]) >= 25
+    assert by_kind["unit_test"] == ["pass"]
+
+
+def test_symbol_day_holds_exact_sums_of_the_trades(
+    first_build: list[dict[str, Any]], cursor: Any
+) -> None:
+    assert symbol_days(cursor) == expected_symbol_days()
+
+
+def test_the_incremental_rebuild_changes_nothing(
+    first_build: list[dict[str, Any]], trino_env: dict[str, str], cursor: Any
+) -> None:
+    before = symbol_days(cursor)
+    done = run_dbt(trino_env, "build", "--select", "symbol_day")
+    assert done.returncode == 0, done.stdout[-6000:]
+    compiled = Path(trino_env["DBT_TARGET_PATH"]) / "compiled" / "tradelake_analytics"
+    sql = next(compiled.rglob("symbol_day.sql")).read_text()
+    assert "interval '1' day" in sql  # the incremental path ran, over the lateness window
+    assert symbol_days(cursor) == before
+
+
+def test_ingest_quality_day_has_one_conserved_row_per_landing(
+    first_build: list[dict[str, Any]], cursor: Any
+) -> None:
+    rows = fetch_rows(
+        cursor,
+        "SELECT run_date, runs, status, published, conserved, dead_letters, "
+        f"dead_letters_in_table FROM {MODELS_SCHEMA}.ingest_quality_day ORDER BY run_date",
+    )
+    assert [row["run_date"].isoformat() for row in rows] == ["2025-01-15", "2025-01-16"]
+    for row in rows:
+        assert row["status"] == "ok" and row["published"] and row["conserved"]
+        assert row["dead_letters"] == row["dead_letters_in_table"]
+
+
+def test_source_freshness_passes_on_a_lake_just_written(
+    first_build: list[dict[str, Any]], trino_env: dict[str, str]
+) -> None:
+    done = run_dbt(trino_env, "source", "freshness")
+    assert done.returncode == 0, done.stdout[-6000:]
+    sources = json.loads((Path(trino_env["DBT_TARGET_PATH"]) / "sources.json").read_text())
+    statuses = {result["unique_id"]: result["status"] for result in sources["results"]}
+    assert statuses == {
+        f"source.tradelake_analytics.tradelake.{table}": "pass"
+        for table in ("trades", "trade_reports", "trades_rejected", "job_runs")
+    }
+
+
+def test_the_athena_target_parses_and_documents_offline(tmp_path: Path) -> None:
+    env = dbt_env(
+        tmp_path,
+        TRADELAKE_DBT_TARGET="athena",
+        TRADELAKE_DBT_ATHENA_STAGING_DIR="s3://tradelake-athena-results/dbt/",
+        TRADELAKE_DBT_ATHENA_DATA_DIR="s3://tradelake-lake/analytics/",
+    )
+    done = run_dbt(env, "parse", "--no-partial-parse")
+    assert done.returncode == 0, done.stdout[-4000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    models = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    assert manifest["metadata"]["adapter_type"] == "athena"
+    assert models["symbol_day"]["config"]["incremental_strategy"] == "merge"
+    assert models["symbol_day"]["config"]["table_type"] == "iceberg"
+    docs = run_dbt(env, "docs", "generate", "--empty-catalog", "--no-compile")
+    assert docs.returncode == 0, docs.stdout[-4000:]
+    assert (tmp_path / "target" / "index.html").stat().st_size > 0
