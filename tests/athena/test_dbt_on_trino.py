@@ -196,3 +196,80 @@ def test_the_athena_target_parses_and_documents_offline(tmp_path: Path) -> None:
     docs = run_dbt(env, "docs", "generate", "--empty-catalog", "--no-compile")
     assert docs.returncode == 0, docs.stdout[-4000:]
     assert (tmp_path / "target" / "index.html").stat().st_size > 0
+
+
+BROKEN_DATABASE = "broken_e2e"
+
+
+def execute(cursor: Any, sql: str) -> None:
+    """Run a statement that returns no rows (DDL, INSERT, UPDATE) to its end."""
+    cursor.execute(sql)
+    cursor.fetchall()
+
+
+SOURCES = ("trades", "trade_reports", "trades_rejected", "daily_volume", "ohlcv_1m", "job_runs")
+
+
+@pytest.fixture(scope="module")
+def broken_lake(first_build: list[dict[str, Any]], cursor: Any) -> str:
+    """A throwaway copy of the lake's tables with one duplicate trade and stale ingests:
+    the first trade of the 15th twice in ``trades``, and every ingest time two days old."""
+    location = f"s3://{LAKE_BUCKET}/broken/{BROKEN_DATABASE}"
+    execute(cursor, f"CREATE SCHEMA {BROKEN_DATABASE} WITH (location = '{location}')")
+    for table in SOURCES:
+        execute(
+            cursor,
+            f"CREATE TABLE {BROKEN_DATABASE}.{table} AS SELECT * FROM {DATABASE}.{table}",
+        )
+    execute(
+        cursor,
+        f"INSERT INTO {BROKEN_DATABASE}.trades SELECT * FROM {DATABASE}.trades "
+        "WHERE trade_date = DATE '2025-01-15' ORDER BY trade_id LIMIT 1",
+    )
+    stale = "current_timestamp - INTERVAL '2' DAY"
+    for table, column in (
+        ("trades", "ingested_at"),
+        ("trade_reports", "ingested_at"),
+        ("trades_rejected", "rejected_at"),
+        ("job_runs", "started_at"),
+    ):
+        execute(cursor, f"UPDATE {BROKEN_DATABASE}.{table} SET {column} = {stale}")
+    return BROKEN_DATABASE
+
+
+def failed_tests(env: dict[str, str]) -> set[str]:
+    """Names of the data tests of the last command that failed (not those it skipped)."""
+    return {
+        result["unique_id"].split(".")[2]
+        for result in results(env)
+        if result["unique_id"].startswith("test.") and result["status"] in ("fail", "error")
+    }
+
+
+def test_a_broken_copy_fails_exactly_the_tests_that_guard_it(
+    broken_lake: str, trino_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        **trino_env,
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "TRADELAKE_DATABASE": broken_lake,
+        "TRADELAKE_DBT_SCHEMA": "analytics_broken",
+        "TRADELAKE_DBT_SCHEMA_LOCATION": f"s3://{LAKE_BUCKET}/broken/analytics_broken",
+    }
+    built = run_dbt(env, "build")
+    assert built.returncode == 1, built.stdout[-4000:]
+    # The duplicate fails the key test of the trades source and nothing else; everything
+    # built on trades is then skipped: no mart is built from a broken source.
+    assert failed_tests(env) == {"source_unique_combination_tradelake_trades_trade_date__trade_id"}
+    status = {result["unique_id"].split(".")[-1]: result["status"] for result in results(env)}
+    assert status["stg_trades"] == status["symbol_day"] == "skipped"
+    assert status["stg_ingest_runs"] == status["ingest_quality_day"] == "success"
+    fresh = run_dbt(env, "source", "freshness")
+    assert fresh.returncode == 1, fresh.stdout[-4000:]
+    sources = json.loads((tmp_path / "target" / "sources.json").read_text())
+    statuses = {
+        result["unique_id"].split(".")[-1]: result["status"] for result in sources["results"]
+    }
+    assert statuses == dict.fromkeys(
+        ("trades", "trade_reports", "trades_rejected", "job_runs"), "error"
+    )
