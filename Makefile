@@ -70,15 +70,13 @@ test-report: setup
 	$(PY) -m pytest tests/browser -m browser
 
 # The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto,
-# and the analysts' dbt project (analytics/) on the same Trino and lake.
-test-athena: setup $(DBT_VENV)/.installed
+# and the analysts' dbt project (analytics/) on the same Trino and lake; test-dbt runs the
+# dbt tests alone (they need the tier's Trino and lake all the same).
+ATHENA_MARKERS = athena
+test-dbt: ATHENA_MARKERS = athena and dbt
+test-athena test-dbt: setup $(DBT_VENV)/.installed
 	scripts/trino.sh install
-	$(PY) -m pytest tests/athena -m athena
-
-# The dbt tests of the Athena tier alone (they need its Trino and lake all the same).
-test-dbt: setup $(DBT_VENV)/.installed
-	scripts/trino.sh install
-	$(PY) -m pytest tests/athena -m "athena and dbt"
+	$(PY) -m pytest tests/athena -m "$(ATHENA_MARKERS)"
 
 # Fault injection (SIGKILL), concurrency, fuzzing, a bad-input corpus, a standalone
 # cluster, resource bounds. The full profile by default; CI runs

@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_floor(raw: DataFrame, day: date) -> DataFrame:
     """Every generator field parsed to its typed column with the contract's own helpers."""
-    return raw.select(*parsed_columns(day))
+    return raw.select(*parsed_columns(), F.lit(day).alias("trade_date"))
 
 
-def parsed_columns(day: date) -> list[Column]:
-    """The parse floor's columns: trim, try_cast to DECIMAL, timestamp parsing."""
+def parsed_columns() -> list[Column]:
+    """The generator's fields typed: trim, try_cast to DECIMAL, timestamp parsing."""
     return [
         clean_text(F.col("trade_id")).alias("trade_id"),
         F.upper(clean_text(F.col("symbol"))).alias("symbol"),
@@ -90,15 +90,13 @@ def parsed_columns(day: date) -> list[Column]:
         parse_decimal(clean_text(F.col("quantity"))).try_cast(MONEY).alias("quantity"),
         parse_timestamp(clean_text(F.col("timestamp"))).alias("traded_at"),
         clean_text(F.col("exchange")).alias("exchange"),
-        F.lit(day).alias("trade_date"),
     ]
 
 
 def design_floor(spark: SparkSession, raw: DataFrame, day: date, database: str) -> int:
     """Dedupe, write the reports, rank, write the current state; the rows of the latter."""
-    *typed, _ = parsed_columns(day)  # the trade's own day replaces the landing's
     parsed = raw.select(
-        *typed,
+        *parsed_columns(),
         F.coalesce(F.lower(clean_text(F.col("report_type"))), F.lit("new")).alias("report_type"),
         F.coalesce(clean_text(F.col("report_seq")).try_cast("int"), F.lit(0)).alias("report_seq"),
         F.lit(day).alias("landing_date"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,14 @@ JAVA_HOME = os.environ.get("TRINO_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64
 VIEWS_DIR = REPO / "sql" / "athena" / "views"
 
 CSV_HEADER = "trade_id,symbol,side,price,quantity,timestamp,exchange,report_type,report_seq"
+EIGHT = Decimal("0.00000001")
+
+
+def half_up(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """The exact quotient rounded half-up to 8 decimals (the expected side of a DECIMAL)."""
+    with localcontext() as context:
+        context.prec = 80
+        return (numerator / denominator).quantize(EIGHT, rounding=ROUND_HALF_UP)
 
 
 def raw_file(landing: str) -> str:

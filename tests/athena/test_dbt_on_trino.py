@@ -1,6 +1,6 @@
 """The analysts' dbt project (analytics/) on the Athena tier's Trino, over what Spark wrote.
 
-``dbt build`` (models, their data tests, the unit test) and ``dbt source freshness`` run
+``dbt build`` (models, their data tests, the unit tests) and ``dbt source freshness`` run
 against the tier's lake, twice where a second run is the incremental one; the mart's
 values are checked against the test's own input (``TRADES``) with Python's Decimal. The
 Athena target is parsed offline (moto's Athena runs no queries).
@@ -11,15 +11,22 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.athena.lake import DATABASE, LAKE_BUCKET, TRADES, AthenaLake, TrinoServer, fetch_rows
+from tests.athena.lake import (
+    DATABASE,
+    LAKE_BUCKET,
+    TRADES,
+    AthenaLake,
+    TrinoServer,
+    fetch_rows,
+    half_up,
+)
 from tests.lakes import REPO
 
 pytestmark = [pytest.mark.athena, pytest.mark.dbt]
@@ -27,7 +34,6 @@ pytestmark = [pytest.mark.athena, pytest.mark.dbt]
 PROJECT = REPO / "analytics"
 DBT = Path(os.environ.get("TRADELAKE_DBT_VENV", REPO / ".venv-dbt")) / "bin" / "dbt"
 MODELS_SCHEMA = "analytics_e2e"
-EIGHT = Decimal("0.00000001")
 
 
 def dbt_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -64,8 +70,8 @@ def results(env: dict[str, str]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def trino_env(
     trino_server: TrinoServer, athena_lake: AthenaLake, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, str]]:
-    yield dbt_env(
+) -> dict[str, str]:
+    return dbt_env(
         tmp_path_factory.mktemp("dbt"),
         TRADELAKE_DBT_TARGET="trino",
         TRADELAKE_DBT_TRINO_HOST=trino_server.host,
@@ -81,12 +87,6 @@ def first_build(trino_env: dict[str, str]) -> list[dict[str, Any]]:
     done = run_dbt(trino_env, "build")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return results(trino_env)
-
-
-def half_up(numerator: Decimal, denominator: Decimal) -> Decimal:
-    with localcontext() as context:
-        context.prec = 80
-        return (numerator / denominator).quantize(EIGHT, rounding=ROUND_HALF_UP)
 
 
 def expected_symbol_days() -> list[dict[str, Any]]:

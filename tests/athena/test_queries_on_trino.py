@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,13 +24,13 @@ from tests.athena.lake import (
     AthenaLake,
     Trade,
     fetch_rows,
+    half_up,
 )
 from tradelake.athena import AthenaQuery, list_queries, load_query, render_parameters
 from tradelake.errors import ConfigError
 
 pytestmark = pytest.mark.athena
 
-EIGHT = Decimal("0.00000001")
 SYMBOLS = sorted({trade.symbol for trade in TRADES})
 
 
@@ -38,12 +38,6 @@ def ts(text: str) -> datetime:
     """A timestamp as the runner reads one: UTC, whether or not it says so."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def half_up(numerator: Decimal, denominator: Decimal) -> Decimal:
-    with localcontext() as context:
-        context.prec = 80
-        return (numerator / denominator).quantize(EIGHT, rounding=ROUND_HALF_UP)
 
 
 def by_time(trades: list[Trade]) -> list[Trade]:
