@@ -17,6 +17,7 @@ DEV_LOCK ?= requirements/dev.txt
 AIRFLOW_LOCK ?= requirements/airflow.txt
 DBT_LOCK ?= requirements/dbt.txt
 DBT_VENV ?= .venv-dbt
+AIRFLOW_VENV ?= .venv-airflow
 uv_pin = $$(grep -m1 '^uv==' $(DEV_LOCK))
 # install_locked VENV LOCK: (re)create VENV with exactly LOCK and the project, editable.
 define install_locked
@@ -71,12 +72,14 @@ test-report: setup
 
 # The saved Athena queries and views on Trino 476 (Athena engine v3's engine) over moto,
 # and the analysts' dbt project (analytics/) on the same Trino and lake; test-dbt runs the
-# dbt tests alone (they need the tier's Trino and lake all the same).
+# dbt tests alone (they need the tier's Trino and lake all the same; the DAG's dbt step
+# runs in Airflow's virtualenv, against this Trino).
 ATHENA_MARKERS = athena
 test-dbt: ATHENA_MARKERS = athena and dbt
-test-athena test-dbt: setup $(DBT_VENV)/.installed
+test-athena test-dbt: setup $(DBT_VENV)/.installed $(AIRFLOW_VENV)/.installed
 	scripts/trino.sh install
-	$(PY) -m pytest tests/athena -m "$(ATHENA_MARKERS)"
+	TRADELAKE_DBT_VENV=$(DBT_VENV) TRADELAKE_AIRFLOW_VENV=$(AIRFLOW_VENV) \
+	  $(PY) -m pytest tests/athena -m "$(ATHENA_MARKERS)"
 
 # Fault injection (SIGKILL), concurrency, fuzzing, a bad-input corpus, a standalone
 # cluster, resource bounds. The full profile by default; CI runs
@@ -92,7 +95,6 @@ test-kafka: setup
 
 # The Airflow DAG (docs/airflow.md) in its own virtualenv, with the pinned Airflow and
 # providers (the `airflow` extra); the jobs it runs keep using $(VENV).
-AIRFLOW_VENV ?= .venv-airflow
 $(AIRFLOW_VENV)/.installed: pyproject.toml $(AIRFLOW_LOCK) $(DEV_LOCK)
 	$(call install_locked,$(AIRFLOW_VENV),$(AIRFLOW_LOCK))
 	$(AIRFLOW_VENV)/bin/python -m pip check

@@ -1,6 +1,6 @@
 """tradelake's daily pipeline: wait for the day's raw files (or land the Kafka topic),
 ingest them, build the gold tables in parallel for every day the ingest names, compact
-the recent partitions.
+the recent partitions and, when configured, run the analysts' ``dbt build``.
 
 The logical date is the trade date: the run for D starts once day D is over (00:00 UTC
 on D+1) and its sensor waits for ``trades/date=D/``. A landing may carry late reports of
@@ -15,6 +15,7 @@ deployment (MWAA included): docs/airflow.md. What each task decides comes from
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,19 @@ def run_local(
 def gold_dates(summary: dict[str, Any] | None = None, **context: Any) -> list[str]:
     """The days the gold tasks rebuild: the ingest summary's gold_dates (``o.gold_dates``)."""
     return o.gold_dates(context["ds"], summary)
+
+
+@task(task_id=o.DBT_BUILD, trigger_rule="none_failed")
+def dbt_build(**context: Any) -> None:
+    """``dbt build`` of the analysts' project for the day; a failed data test fails the run
+    at once (no retry), like the quality gate; other failures are retried (``o.dbt_failure``)."""
+    with tempfile.TemporaryDirectory(prefix="tradelake-dbt-") as output:
+        exit_code, _ = o.run_local_job(
+            o.dbt_build_command(settings, context["ds"]),
+            cwd=repo,
+            env=o.dbt_environment(os.environ, Path(output)),
+        )
+        o.raise_for_dbt(exit_code, o.dbt_results(Path(output)))
 
 
 def job_task(job: o.JobTask, dates: Any = None, trigger_rule: str | None = None) -> Any:
@@ -185,3 +199,12 @@ with DAG(
     # none_failed: a landing that touched no day maps the gold tasks over nothing (skipped),
     # and its compaction still runs; a failed gold task still stops it.
     gold_tasks >> job_task(chain.compact, trigger_rule="none_failed")
+    if settings.dbt_target is not None:
+        # The analysts' models and data tests read the gold tables: after every gold task
+        # instance (none_failed, as compaction), beside compaction (it only rewrites files).
+        (
+            gold_tasks
+            >> dbt_build.override(
+                execution_timeout=timedelta(minutes=settings.dbt_timeout_minutes)
+            )()
+        )

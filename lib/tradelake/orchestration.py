@@ -59,6 +59,8 @@ ROOT_PARENT_ID_TEMPLATE = (
 GOLD_DATES = "gold_dates"
 # The run history table (tables.JOB_RUNS, whose module needs Spark).
 JOB_RUNS_TABLE = "job_runs"
+# The task that runs the analysts' dbt project (analytics/) after the gold tables.
+DBT_BUILD = "dbt_build"
 
 
 class DagSettings(BaseSettings):
@@ -112,6 +114,15 @@ class DagSettings(BaseSettings):
     alert_conn_id: str = "tradelake_alerts"
     # Hand each task's OpenLineage run to its job (needs the openlineage provider).
     lineage_parent: bool = True
+    # The dbt step (docs/airflow.md, docs/dbt.md): `dbt build` of the analytics project
+    # after the gold tasks, with this profile target (trino, athena); unset: no dbt step.
+    dbt_target: str | None = None
+    # The dbt executable; default: the repository's .venv-dbt, else `dbt` on the PATH.
+    dbt_command: str | None = None
+    # The project and its profiles.yml; default: <repo>/analytics for both.
+    dbt_project_dir: Path | None = None
+    dbt_profiles_dir: Path | None = None
+    dbt_timeout_minutes: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _runner_needs(self) -> DagSettings:
@@ -157,11 +168,17 @@ def load_dag_settings(default_repo: Path) -> DagSettings:
     updates: dict[str, Any] = {}
     if settings.repo is None:
         updates["repo"] = default_repo
+    repo = settings.repo or default_repo
     if settings.raw_uri is None:
-        raw = os.environ.get("TRADELAKE_RAW_URI") or str(
-            (settings.repo or default_repo) / "lake/raw"
-        )
+        raw = os.environ.get("TRADELAKE_RAW_URI") or str(repo / "lake/raw")
         updates["raw_uri"] = raw
+    if settings.dbt_target is not None:
+        project = settings.dbt_project_dir or repo / "analytics"
+        updates["dbt_project_dir"] = project
+        updates["dbt_profiles_dir"] = settings.dbt_profiles_dir or project
+        if settings.dbt_command is None:
+            venv_dbt = repo / ".venv-dbt" / "bin" / "dbt"
+            updates["dbt_command"] = str(venv_dbt) if venv_dbt.is_file() else "dbt"
     return settings.model_copy(update=updates) if updates else settings
 
 
@@ -481,16 +498,23 @@ class JobFailed(Exception):
 def raise_for_exit(task_id: str, exit_code: int, summary: dict[str, Any] | None) -> None:
     """Raise what Airflow needs for this exit code (nothing for 0)."""
     result = outcome(exit_code)
-    if result is Outcome.SUCCESS:
-        return
+    if result is not Outcome.SUCCESS:
+        raise job_failed(result, failure_message(task_id, exit_code, summary), summary, exit_code)
+
+
+def job_failed(
+    result: Outcome, message: str, summary: dict[str, Any] | None, exit_code: int
+) -> JobFailed:
+    """The Airflow exception for a failed task: AirflowFailException for ``Outcome.FAIL``
+    (no retry), else AirflowException (retried); it carries the summary to the alert."""
     try:
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
     except ImportError:  # Airflow 3.0
         from airflow.exceptions import AirflowException, AirflowFailException
     base = AirflowFailException if result is Outcome.FAIL else AirflowException
-    error = type("JobFailed", (JobFailed, base), {})(failure_message(task_id, exit_code, summary))
+    error: JobFailed = type("JobFailed", (JobFailed, base), {})(message)
     error.summary, error.exit_code = summary, exit_code
-    raise error
+    return error
 
 
 def run_local_job(
@@ -524,6 +548,98 @@ def run_local_job(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------ dbt
+#
+# One `dbt build` task, not a task per model (astronomer-cosmos): docs/airflow.md says why.
+# dbt runs on the Airflow worker whatever the runner (it is a client of Trino or Athena).
+
+
+def dbt_build_command(settings: DagSettings, day: str) -> list[str]:
+    """``dbt build`` of the project for the run's day (``run_date``: the incremental marts
+    rebuild from ``run_date - lateness_days``, so a backfill of an old day reaches it)."""
+    if settings.dbt_target is None or settings.dbt_project_dir is None:
+        raise ConfigError("the dbt step needs TRADELAKE_AIRFLOW_DBT_TARGET")
+    return [
+        settings.dbt_command or "dbt",
+        "build",
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir or settings.dbt_project_dir),
+        "--target",
+        settings.dbt_target,
+        "--vars",
+        json.dumps({"run_date": day}),
+    ]
+
+
+def dbt_environment(env: Mapping[str, str], output: Path) -> dict[str, str]:
+    """The worker's environment, with dbt's target and log folders in ``output`` (one per
+    task try: two runs at once never share a run_results.json)."""
+    return {
+        **env,
+        "DBT_TARGET_PATH": str(output / "target"),
+        "DBT_LOG_PATH": str(output / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_results(output: Path) -> list[dict[str, Any]] | None:
+    """The nodes of the last dbt command in ``output`` (run_results.json), or None when
+    dbt wrote none (it stopped before running anything: profile, connection, parse)."""
+    path = output / "target" / "run_results.json"
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8"))["results"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def dbt_failure(exit_code: int, results: Sequence[Mapping[str, Any]] | None) -> tuple[Outcome, str]:
+    """What a finished ``dbt build`` means to Airflow, and the line that says why.
+
+    Data tests that failed fail the run at once, like the quality gate: the data is wrong
+    and a retry reads the same data. Anything else (a model or test that could not run, a
+    connection, a profile) is retried like a transient job failure.
+    """
+    if exit_code == 0:
+        return Outcome.SUCCESS, "dbt build passed"
+    if results is None:
+        return (
+            Outcome.RETRY,
+            f"dbt build exited {exit_code} before running a node (see the task log)",
+        )
+
+    def names(status: str) -> list[str]:
+        return sorted(node_name(r["unique_id"]) for r in results if r.get("status") == status)
+
+    failed, errors, skipped = names("fail"), names("error"), names("skipped")
+    parts = [f"{len(failed)} data test(s) failed: {', '.join(failed)}"] if failed else []
+    if errors:
+        parts.append(f"{len(errors)} node(s) errored: {', '.join(errors)}")
+    if skipped:
+        parts.append(f"{len(skipped)} skipped")
+    what = "; ".join(parts or ["no node failed"])
+    if failed and not errors:
+        return Outcome.FAIL, f"{DBT_BUILD} exited {exit_code}: {what}; fix the data (docs/dbt.md)"
+    return Outcome.RETRY, f"{DBT_BUILD} exited {exit_code}: {what} (retried)"
+
+
+def node_name(unique_id: str) -> str:
+    """A node's name in dbt's output: ``model.<project>.<name>``, ``test.<project>.<name>.<hash>``,
+    ``unit_test.<project>.<model>.<name>``."""
+    parts = unique_id.split(".")
+    return parts[3] if parts[0] == "unit_test" and len(parts) > 3 else parts[min(2, len(parts) - 1)]
+
+
+def raise_for_dbt(exit_code: int, results: Sequence[Mapping[str, Any]] | None) -> None:
+    """Raise what Airflow needs for a finished ``dbt build`` (nothing when it passed)."""
+    result, message = dbt_failure(exit_code, results)
+    log.info("%s", message)
+    if result is not Outcome.SUCCESS:
+        summary = {"job": "dbt", "status": "failed", "exit_code": exit_code, "error": message}
+        raise job_failed(result, message, summary, exit_code)
 
 
 # ------------------------------------------------------------------------------ kubernetes

@@ -108,6 +108,27 @@ def test_the_dag_folder_imports_for_each_runner(
 
 
 @pytest.mark.parametrize("runner", ["local", "glue", "kubernetes"])
+def test_a_dbt_target_adds_one_dbt_build_after_the_gold_tasks(
+    runner: str, rendered_jobs: Path, load_dag: Any
+) -> None:
+    """dbt runs on the worker whatever the runner: one task, after every gold task instance
+    (none_failed, as compaction: a landing with no gold date still builds), beside
+    compaction. Running it for real: tests/athena/test_dbt_on_trino.py (the tier's Trino)."""
+    dag = load_dag(
+        dbt_target="athena", dbt_timeout_minutes="20", **runner_settings(runner, rendered_jobs)
+    ).dag
+    assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == {
+        **GRAPH,
+        "dbt_build": set(GOLD_TASKS),
+    }
+    dbt = dag.get_task("dbt_build")
+    assert dbt.task_type == OPERATORS["local"]
+    assert dbt.trigger_rule == "none_failed"
+    assert dbt.execution_timeout == timedelta(minutes=20)
+    assert dbt.retries == 3  # the DAG's default; a failed data test is not retried (o.dbt_failure)
+
+
+@pytest.mark.parametrize("runner", ["local", "glue", "kubernetes"])
 def test_a_kafka_source_lands_the_topic_instead_of_waiting_for_files(
     runner: str, rendered_jobs: Path, load_dag: Any
 ) -> None:

@@ -27,13 +27,15 @@ from tests.athena.lake import (
     fetch_rows,
     half_up,
 )
-from tests.lakes import REPO
+from tests.lakes import REPO, FakeAws
 
 pytestmark = [pytest.mark.athena, pytest.mark.dbt]
 
 PROJECT = REPO / "analytics"
-DBT = Path(os.environ.get("TRADELAKE_DBT_VENV", REPO / ".venv-dbt")) / "bin" / "dbt"
+DBT = REPO / os.environ.get("TRADELAKE_DBT_VENV", ".venv-dbt") / "bin" / "dbt"
 MODELS_SCHEMA = "analytics_e2e"
+SOURCES = ("trades", "trade_reports", "trades_rejected", "daily_volume", "ohlcv_1m", "job_runs")
+AIRFLOW_PYTHON = REPO / os.environ.get("TRADELAKE_AIRFLOW_VENV", ".venv-airflow") / "bin" / "python"
 
 
 def dbt_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -152,7 +154,16 @@ def test_the_incremental_rebuild_changes_nothing(
     assert done.returncode == 0, done.stdout[-6000:]
     compiled = Path(trino_env["DBT_TARGET_PATH"]) / "compiled" / "tradelake_analytics"
     sql = next(compiled.rglob("symbol_day.sql")).read_text()
-    assert "interval '1' day" in sql  # the incremental path ran, over the lateness window
+    # The incremental path ran, over the lateness window before the latest day it holds.
+    assert "select max(trade_date) - interval '1' day" in sql
+    assert symbol_days(cursor) == before
+    # With the run's date (as the DAG passes it), from the window before that day.
+    done = run_dbt(
+        trino_env, "build", "--select", "symbol_day", "--vars", '{"run_date": "2025-01-16"}'
+    )
+    assert done.returncode == 0, done.stdout[-6000:]
+    sql = next(compiled.rglob("symbol_day.sql")).read_text()
+    assert "trade_date >= (date '2025-01-16' - interval '1' day)" in sql
     assert symbol_days(cursor) == before
 
 
@@ -177,30 +188,67 @@ def test_source_freshness_passes_on_a_lake_just_written(
     assert done.returncode == 0, done.stdout[-6000:]
     sources = json.loads((Path(trino_env["DBT_TARGET_PATH"]) / "sources.json").read_text())
     statuses = {result["unique_id"]: result["status"] for result in sources["results"]}
+    # The gold tables' freshness is the start of the run that wrote their newest rows.
     assert statuses == {
-        f"source.tradelake_analytics.tradelake.{table}": "pass"
-        for table in ("trades", "trade_reports", "trades_rejected", "job_runs")
+        f"source.tradelake_analytics.tradelake.{table}": "pass" for table in SOURCES
     }
 
 
-def test_the_athena_target_parses_and_documents_offline(tmp_path: Path) -> None:
+ATHENA_SCHEMA = "analytics_athena"
+
+
+def test_the_athena_target_compiles_every_model_against_glue(
+    fake_aws: FakeAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dbt compile --target athena``: dbt-athena's introspection (which relations exist,
+    so whether symbol_day is incremental) reads the Glue catalog, here moto's; no query
+    runs (moto's Athena runs none). Then ``dbt docs generate`` works offline."""
     env = dbt_env(
         tmp_path,
         TRADELAKE_DBT_TARGET="athena",
+        TRADELAKE_DBT_SCHEMA=ATHENA_SCHEMA,
         TRADELAKE_DBT_ATHENA_STAGING_DIR="s3://tradelake-athena-results/dbt/",
-        TRADELAKE_DBT_ATHENA_DATA_DIR="s3://tradelake-lake/analytics/",
+        TRADELAKE_DBT_ATHENA_DATA_DIR=f"s3://{LAKE_BUCKET}/analytics-athena/",
+        AWS_ENDPOINT_URL=fake_aws.endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=fake_aws.region,
     )
-    done = run_dbt(env, "parse", "--no-partial-parse")
-    assert done.returncode == 0, done.stdout[-4000:]
+    compiled = tmp_path / "target" / "compiled" / "tradelake_analytics"
+
+    def compile_symbol_day() -> str:
+        done = run_dbt(env, "compile", "--vars", '{"run_date": "2025-01-16"}')
+        assert done.returncode == 0, done.stdout[-4000:]
+        kinds = sorted({(r["unique_id"].split(".")[0], r["status"]) for r in results(env)})
+        assert kinds == [("model", "success"), ("test", "success")]
+        assert sum(r["unique_id"].startswith("model.") for r in results(env)) == 7
+        return (compiled / "models" / "marts" / "symbol_day.sql").read_text()
+
+    first = compile_symbol_day()
+    assert f'from "awsdatacatalog"."{ATHENA_SCHEMA}"."stg_trades"' in first
+    assert "interval '7' day" not in first  # no table yet: the full build
+    # Once the mart's Iceberg table is in Glue, the incremental path is compiled.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    glue = fake_aws.client("glue")
+    glue.create_database(DatabaseInput={"Name": ATHENA_SCHEMA})
+    glue.create_table(
+        DatabaseName=ATHENA_SCHEMA,
+        TableInput={
+            "Name": "symbol_day",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"table_type": "ICEBERG"},
+            "StorageDescriptor": {"Columns": [{"Name": "trade_date", "Type": "date"}]},
+        },
+    )
+    incremental = compile_symbol_day()
+    # The default window (TRADELAKE_CONTRACT__MAX_LATENESS_DAYS unset): 7 days.
+    assert "trade_date >= (date '2025-01-16' - interval '7' day)" in incremental
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
-    models = {
-        node["name"]: node
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-    }
     assert manifest["metadata"]["adapter_type"] == "athena"
-    assert models["symbol_day"]["config"]["incremental_strategy"] == "merge"
-    assert models["symbol_day"]["config"]["table_type"] == "iceberg"
+    symbol_day = manifest["nodes"]["model.tradelake_analytics.symbol_day"]
+    assert symbol_day["config"]["incremental_strategy"] == "merge"
+    assert symbol_day["config"]["table_type"] == "iceberg"
     docs = run_dbt(env, "docs", "generate", "--empty-catalog", "--no-compile")
     assert docs.returncode == 0, docs.stdout[-4000:]
     assert (tmp_path / "target" / "index.html").stat().st_size > 0
@@ -213,9 +261,6 @@ def execute(cursor: Any, sql: str) -> None:
     """Run a statement that returns no rows (DDL, INSERT, UPDATE) to its end."""
     cursor.execute(sql)
     cursor.fetchall()
-
-
-SOURCES = ("trades", "trade_reports", "trades_rejected", "daily_volume", "ohlcv_1m", "job_runs")
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +323,65 @@ def test_a_broken_copy_fails_exactly_the_tests_that_guard_it(
     statuses = {
         result["unique_id"].split(".")[-1]: result["status"] for result in sources["results"]
     }
-    assert statuses == dict.fromkeys(
-        ("trades", "trade_reports", "trades_rejected", "job_runs"), "error"
+    # The gold tables were built by the runs whose start is now two days old.
+    assert statuses == dict.fromkeys(SOURCES, "error")
+
+
+def run_dag_step(env: dict[str, str], day: str) -> tuple[dict[str, Any], str]:
+    """The DAG's dbt_build task alone, in dag.test() (tests/airflow/run_dag_tasks.py, in
+    Airflow's virtualenv), configured as a worker would be; its run as JSON, and its log."""
+    settings = {
+        "TRADELAKE_AIRFLOW_RUNNER": "local",
+        "TRADELAKE_AIRFLOW_DBT_TARGET": "trino",
+        "TRADELAKE_AIRFLOW_DBT_COMMAND": str(DBT),
+        "TRADELAKE_AIRFLOW_RETRIES": "2",
+        "TRADELAKE_AIRFLOW_RETRY_DELAY_SECONDS": "1",
+        "TRADELAKE_AIRFLOW_LINEAGE_PARENT": "false",
+    }
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-m", "tests.airflow.run_dag_tasks"]
+        + ["--logical-date", day, "--task", "dbt_build"],
+        cwd=REPO,
+        env={k: v for k, v in env.items() if not k.startswith("DBT_")} | settings,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), log
+
+
+def test_the_dags_dbt_step_builds_the_day_in_dag_test(
+    first_build: list[dict[str, Any]], trino_env: dict[str, str], cursor: Any
+) -> None:
+    before = symbol_days(cursor)
+    run, log = run_dag_step(trino_env, "2025-01-16")
+    assert run["tasks"] == {"dbt_build": "success"}, log[-8000:]
+    assert run == {
+        "dag_run": "success",
+        "tasks": {"dbt_build": "success"},
+        "tries": {"dbt_build": 1},
+    }
+    assert "Completed successfully" in log  # dbt's own output, in the task log
+    assert symbol_days(cursor) == before
+
+
+def test_a_failed_dbt_test_fails_the_dag_run_without_retries(
+    broken_lake: str, trino_env: dict[str, str]
+) -> None:
+    env = {
+        **trino_env,
+        "TRADELAKE_DATABASE": broken_lake,
+        "TRADELAKE_DBT_SCHEMA": "analytics_broken_dag",
+        "TRADELAKE_DBT_SCHEMA_LOCATION": f"s3://{LAKE_BUCKET}/broken/analytics_broken_dag",
+    }
+    run, log = run_dag_step(env, "2025-01-16")
+    assert run["tries"] == {"dbt_build": 1}, log[-8000:]
+    # Like a failed quality gate: failed at once (no retry, though retries are 2).
+    assert run == {"dag_run": "failed", "tasks": {"dbt_build": "failed"}, "tries": {"dbt_build": 1}}
+    assert (
+        "dbt_build exited 1: 1 data test(s) failed: "
+        "source_unique_combination_tradelake_trades_trade_date__trade_id; "
+    ) in log

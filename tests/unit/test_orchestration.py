@@ -298,3 +298,83 @@ def test_each_spark_application_parses_with_its_jobs_parser_for_the_date(
             assert run.args.date.isoformat() == "2025-01-15"
         if task.job == "ohlcv":
             assert run.args.interval == "1m"
+
+
+def test_the_dbt_step_is_configured_by_its_target(
+    dag_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert o.load_dag_settings(tmp_path).dbt_target is None  # no target: no dbt step
+    with pytest.raises(ConfigError, match="TRADELAKE_AIRFLOW_DBT_TARGET"):
+        o.dbt_build_command(o.load_dag_settings(tmp_path), "2025-01-16")
+    dag_env.setenv("TRADELAKE_AIRFLOW_DBT_TARGET", "athena")
+    settings = o.load_dag_settings(tmp_path)
+    # A repository without .venv-dbt: dbt from the PATH; the project in the repository.
+    assert o.dbt_build_command(settings, "2025-01-16") == [
+        "dbt",
+        "build",
+        "--project-dir",
+        str(tmp_path / "analytics"),
+        "--profiles-dir",
+        str(tmp_path / "analytics"),
+        "--target",
+        "athena",
+        "--vars",
+        '{"run_date": "2025-01-16"}',
+    ]
+    (tmp_path / ".venv-dbt" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv-dbt" / "bin" / "dbt").touch()
+    assert o.load_dag_settings(tmp_path).dbt_command == str(tmp_path / ".venv-dbt/bin/dbt")
+    dag_env.setenv("TRADELAKE_AIRFLOW_DBT_COMMAND", "/opt/dbt/bin/dbt")
+    dag_env.setenv("TRADELAKE_AIRFLOW_DBT_PROFILES_DIR", "/etc/dbt")
+    command = o.dbt_build_command(o.load_dag_settings(tmp_path), "2025-01-16")
+    assert (command[0], command[5]) == ("/opt/dbt/bin/dbt", "/etc/dbt")
+    env = o.dbt_environment({"PATH": "/bin"}, tmp_path / "out")
+    assert env == {
+        "PATH": "/bin",
+        "DBT_TARGET_PATH": str(tmp_path / "out" / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "out" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def node(unique_id: str, status: str) -> dict[str, str]:
+    return {"unique_id": unique_id, "status": status}
+
+
+def test_a_failed_dbt_data_test_fails_at_once_and_anything_else_is_retried() -> None:
+    key_test = "test.tradelake_analytics.source_unique_combination_tradelake_trades_x.3f0c5b1e"
+    passed = [node("model.tradelake_analytics.stg_daily_volume", "success")]
+    assert o.dbt_failure(0, passed)[0] is o.Outcome.SUCCESS
+    failed = [
+        *passed,
+        node(key_test, "fail"),
+        node("model.tradelake_analytics.symbol_day", "skipped"),
+        node("unit_test.tradelake_analytics.symbol_day.sums_volume", "skipped"),
+    ]
+    assert o.dbt_failure(1, failed) == (
+        o.Outcome.FAIL,
+        "dbt_build exited 1: 1 data test(s) failed: source_unique_combination_tradelake_trades_x;"
+        " 2 skipped; fix the data (docs/dbt.md)",
+    )
+    # A model that could not be built (Trino or Athena down, a query timed out): retried,
+    # even beside a failed test (the retry may pass the model and show the test again).
+    errored = [*failed, node("model.tradelake_analytics.ingest_quality_day", "error")]
+    result, message = o.dbt_failure(1, errored)
+    assert result is o.Outcome.RETRY
+    assert "1 node(s) errored: ingest_quality_day" in message and message.endswith("(retried)")
+    # dbt stopped before running a node (profile, connection, parse): no run_results.json.
+    assert o.dbt_failure(2, None) == (
+        o.Outcome.RETRY,
+        "dbt build exited 2 before running a node (see the task log)",
+    )
+
+
+def test_dbt_results_are_read_from_its_target_folder(tmp_path: Path) -> None:
+    assert o.dbt_results(tmp_path) is None
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "run_results.json").write_text("{not json")
+    assert o.dbt_results(tmp_path) is None
+    (tmp_path / "target" / "run_results.json").write_text(
+        json.dumps({"results": [node("model.p.m", "success")]})
+    )
+    assert o.dbt_results(tmp_path) == [node("model.p.m", "success")]

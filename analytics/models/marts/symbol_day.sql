@@ -2,10 +2,12 @@
 -- corrections and late reports.
 --
 -- Incremental: a landing re-resolves its own day and up to lateness_days before it
--- (docs/jobs.md, late reports), so each run rebuilds exactly those days from the latest
--- one the table holds; older days are final. On Trino, delete+insert by trade_date
--- replaces each rebuilt day whole (a symbol whose every trade was cancelled leaves no row
--- behind); Athena's Iceberg tables take a merge on (trade_date, symbol).
+-- (docs/jobs.md, late reports), so each run rebuilds the days from lateness_days before
+-- its run_date (the Airflow DAG's logical date; a backfill of an old day reaches it) or,
+-- without one, before the latest day the table holds; older days are final. On Trino,
+-- delete+insert by trade_date replaces each rebuilt day whole (a symbol whose every trade
+-- was cancelled leaves no row behind); Athena's Iceberg tables take a merge on
+-- (trade_date, symbol).
 {{
     config(
         materialized='incremental',
@@ -15,12 +17,17 @@
     )
 }}
 
+{% set lateness = "interval '" ~ var("lateness_days") ~ "' day" %}
+{% if var("run_date", none) %}
+    {% set rebuild_from = "(date '" ~ var("run_date") ~ "' - " ~ lateness ~ ")" %}
+{% else %}
+    {% set rebuild_from = "(select max(trade_date) - " ~ lateness ~ " from " ~ this ~ ")" %}
+{% endif %}
+
 with trades as (
     select * from {{ ref('stg_trades') }}
     {% if is_incremental() %}
-    where trade_date >= (
-        select max(trade_date) - interval '{{ var("lateness_days") }}' day from {{ this }}
-    )
+    where trade_date >= {{ rebuild_from }}
     {% endif %}
 ),
 
@@ -33,9 +40,7 @@ reports as (
     from {{ ref('stg_trade_reports') }}
     where symbol is not null
     {% if is_incremental() %}
-        and trade_date >= (
-            select max(trade_date) - interval '{{ var("lateness_days") }}' day from {{ this }}
-        )
+        and trade_date >= {{ rebuild_from }}
     {% endif %}
     group by trade_date, symbol
 ),
