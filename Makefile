@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_DATE ?= 2025-01-15
 export TRADELAKE_JARS_DIR ?= $(CURDIR)/.jars
 
-.PHONY: setup jars jvm-archive demo test test-athena test-dbt test-reliability test-kafka test-airflow bench lint
+.PHONY: setup jars jvm-archive demo test test-athena test-dbt test-reliability test-kafka test-airflow test-faults bench lint
 .PHONY: lock test-latest
 .PHONY: format clean image-context render report test-report
 
@@ -92,6 +92,13 @@ test-reliability: setup
 test-kafka: setup
 	scripts/kafka.sh install
 	$(PY) -m pytest tests/kafka -m kafka
+
+# The jobs on moto through fault-injecting proxies (Toxiproxy for TCP faults, an HTTP
+# proxy for S3 and Glue errors and lost commit responses): tests/faults, docs/aws.md.
+# TRADELAKE_FAULTS_PROFILE=ci runs one random fault schedule instead of five.
+test-faults: setup
+	scripts/toxiproxy.sh install > /dev/null
+	$(PY) -m pytest tests/faults -m faults
 
 # The Airflow DAG (docs/airflow.md) in its own virtualenv, with the pinned Airflow and
 # providers (the `airflow` extra); the jobs it runs keep using $(VENV).

@@ -53,7 +53,11 @@ def client(service: str, settings: Settings, *, max_attempts: int = MAX_ATTEMPTS
     return session.client(
         service,
         endpoint_url=endpoint_url(service, settings),
-        config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
+        config=Config(
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=settings.aws_timeout_seconds,
+            read_timeout=settings.aws_timeout_seconds,
+        ),
     )
 
 

@@ -405,6 +405,11 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION"),
     )
+    # How long an S3 or Glue call may wait on a silent connection (to connect, or between
+    # bytes of its answer) before it counts as failed and is retried; with the retry
+    # budgets this bounds how long a job hangs on an endpoint that stops answering
+    # (docs/aws.md, retries and timeouts).
+    aws_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Sign REST catalog requests with SigV4 for this service (e.g. "glue", "s3tables").
     rest_signing_name: str | None = None
     contract: ContractSettings = Field(default_factory=ContractSettings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 import time
 import uuid
@@ -124,15 +126,56 @@ def parse_job_args(
 
 
 def describe_error(err: BaseException) -> str:
-    """One line saying what failed; for a JVM error, the Java exception, not py4j's wrapper."""
+    """One line saying what failed; for a JVM error, the Java exception, not py4j's wrapper,
+    and the AWS call it failed in (``aws_call``)."""
     java = getattr(err, "java_exception", None)
     if java is not None:
         try:
-            return str(java.toString()).splitlines()[0][:1000]
+            text = str(java.toString()).splitlines()[0][:1000]
         except Exception:  # noqa: BLE001 - the gateway may be gone; fall back to Python's text
             pass
+        else:
+            call = aws_call(java)
+            return f"{text} (during {call})" if call else text
     text = str(err).strip()
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"[:1000]
+
+
+# A frame of an AWS SDK v2 client call: ``software.amazon.awssdk.services.glue.DefaultGlueClient
+# .getTable`` is Glue's GetTable (Iceberg's GlueCatalog and S3FileIO, Hadoop's S3A).
+_AWS_CLIENT_CLASS = re.compile(r"software\.amazon\.awssdk\.services\.\w+\.Default(\w+)Client")
+# The settings that point a service at an endpoint other than AWS's own (config.Settings).
+_ENDPOINT_VARIABLES = {"S3": "TRADELAKE_S3_ENDPOINT", "Glue": "TRADELAKE_GLUE_ENDPOINT"}
+# How far into a JVM error's causes and stack frames to look for the AWS call.
+_CAUSES_SEARCHED = 8
+_FRAMES_SEARCHED = 80
+
+
+def aws_call(java_exception: Any) -> str | None:
+    """The AWS call a JVM error failed in, e.g. ``Glue GetTable at http://127.0.0.1:5000``.
+
+    Found from the error's stack (its root cause first, where the SDK's frames are): the
+    client and operation of the first AWS SDK frame, with the endpoint the job was pointed
+    at (``TRADELAKE_<SERVICE>_ENDPOINT``), else "AWS's endpoint". None when no AWS call is
+    on the stack or the JVM cannot be asked.
+    """
+    try:
+        chain: list[Any] = []
+        throwable = java_exception
+        while throwable is not None and len(chain) < _CAUSES_SEARCHED:
+            chain.append(throwable)
+            throwable = throwable.getCause()
+        for cause in reversed(chain):
+            for frame in list(cause.getStackTrace())[:_FRAMES_SEARCHED]:
+                found = _AWS_CLIENT_CLASS.fullmatch(str(frame.getClassName()))
+                if found:
+                    service, method = found.group(1), str(frame.getMethodName())
+                    endpoint = os.environ.get(_ENDPOINT_VARIABLES.get(service, ""), "")
+                    where = endpoint or "AWS's endpoint"
+                    return f"{service} {method[:1].upper()}{method[1:]} at {where}"
+    except Exception:  # noqa: BLE001 - the gateway may be gone; the message stands without it
+        return None
+    return None
 
 
 def new_run_id() -> str:

@@ -7,6 +7,7 @@ the same values as ``--conf`` so a submitted job and a test session agree.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,16 @@ from tradelake.errors import ConfigError
 
 CATALOG = "lake"
 _PREFIX = f"spark.sql.catalog.{CATALOG}"
+
+# S3FileIO's retries (docs/aws.md, retries and timeouts): 5, waiting from 250 ms, doubling,
+# with equal jitter, at most 5 s. Iceberg's default first wait is 2 s: under S3's usual
+# 503 SlowDown rates a run spent most of its extra time waiting (the fault tier measured
+# the ingest at 2.8x its fault-free time with it; tests/faults).
+S3_FILE_IO_RETRIES: Mapping[str, str] = {
+    "s3.retry.num-retries": "5",
+    "s3.retry.min-wait-ms": "250",
+    "s3.retry.max-wait-ms": "5000",
+}
 
 # Session settings every tradelake process runs with, whatever the catalog.
 BASE_CONF: Mapping[str, str] = {
@@ -74,7 +85,11 @@ def catalog_conf(settings: Settings) -> dict[str, str]:
         if settings.warehouse_root.startswith("s3://"):
             conf[f"{_PREFIX}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
     if kind in ("glue", "rest"):
-        conf[f"{_PREFIX}.s3.retry.num-retries"] = "5"
+        conf |= {f"{_PREFIX}.{key}": value for key, value in S3_FILE_IO_RETRIES.items()}
+        # The HTTP client of every AWS client Iceberg builds (S3FileIO's, Glue's).
+        timeout_ms = str(round(settings.aws_timeout_seconds * 1000))
+        conf[f"{_PREFIX}.http-client.apache.socket-timeout-ms"] = timeout_ms
+        conf[f"{_PREFIX}.http-client.apache.connection-timeout-ms"] = timeout_ms
         if settings.s3_endpoint:
             # Local S3 stand-ins (moto, MinIO) serve buckets by path, not by virtual host.
             conf[f"{_PREFIX}.s3.endpoint"] = settings.s3_endpoint
@@ -88,11 +103,13 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
     """Hadoop properties so Spark reads ``s3://`` raw files through S3A (unless on Glue/EMR)."""
     if settings.s3_filesystem != "s3a":
         return {}
+    timeout = f"{round(settings.aws_timeout_seconds * 1000)}ms"
     conf = {
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        # Bounded retries: a flaky or unreachable endpoint fails the run in seconds.
-        "spark.hadoop.fs.s3a.attempts.maximum": "5",
-        "spark.hadoop.fs.s3a.retry.limit": "5",
+        **{f"spark.hadoop.{key}": value for key, value in S3A_RETRIES.items()},
+        # Waiting for a connection and for the bytes of an answer (TRADELAKE_AWS_TIMEOUT_SECONDS).
+        "spark.hadoop.fs.s3a.connection.establish.timeout": timeout,
+        "spark.hadoop.fs.s3a.connection.timeout": timeout,
     }
     if settings.s3_endpoint:
         conf |= {
@@ -120,6 +137,8 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     _size_shuffles_for_local_mode(spark)
+    if settings.catalog_type in ("glue", "rest"):
+        _set_aws_sdk_attempts(spark)
     if settings.catalog_type == "jdbc":
         _open_jdbc_catalog(spark)
     return spark
@@ -167,6 +186,36 @@ def _size_shuffles_for_local_mode(spark: SparkSession) -> None:
         return
     partitions = max(4, LOCAL_SHUFFLE_PARTITIONS_PER_CORE * context.defaultParallelism)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+
+
+# S3A's retries (docs/aws.md, retries and timeouts). S3A retries around the SDK's own
+# attempts, so the two multiply: with Hadoop's throttling defaults (20 retries from
+# 100 ms, exponential) and 5 SDK attempts each, an ingest whose every S3 call was
+# throttled was still retrying one HEAD after 5 minutes (the fault tier). Here: 2 SDK
+# attempts (a blip is retried at once), then at most 5 S3A retries from 250 ms, for
+# throttling and for other transient errors alike.
+S3A_RETRIES: Mapping[str, str] = {
+    "fs.s3a.attempts.maximum": "2",
+    "fs.s3a.retry.limit": "5",
+    "fs.s3a.retry.interval": "250ms",
+    "fs.s3a.retry.throttle.limit": "5",
+    "fs.s3a.retry.throttle.interval": "250ms",
+}
+
+# Attempts of every AWS SDK call the driver makes without a retry setting of its own:
+# Iceberg's Glue client (its S3FileIO takes s3.retry.num-retries). The SDK's default, 3,
+# gave up on a catalog read after three throttled or reset calls in a row (the fault tier,
+# tests/faults); 6 matches S3FileIO's 1 + 5 retries. AWS_MAX_ATTEMPTS or a JVM option
+# -Daws.maxAttempts set by the user win.
+AWS_SDK_MAX_ATTEMPTS = 6
+
+
+def _set_aws_sdk_attempts(spark: SparkSession) -> None:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    system = jvm.java.lang.System
+    if system.getProperty("aws.maxAttempts") is None and "AWS_MAX_ATTEMPTS" not in os.environ:
+        system.setProperty("aws.maxAttempts", str(AWS_SDK_MAX_ATTEMPTS))
 
 
 # Iceberg's JDBC catalog creates or upgrades its own tables when it opens; two jobs

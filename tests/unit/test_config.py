@@ -245,3 +245,27 @@ def test_a_bad_settings_argument_is_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_settings(argument)
+
+
+def test_one_aws_timeout_reaches_every_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tradelake import aws
+    from tradelake.session import catalog_conf, s3a_conf
+
+    settings = Settings(
+        catalog_type="glue",
+        warehouse="s3://lake/warehouse",
+        aws_region="us-east-1",
+        aws_timeout_seconds=7.5,
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    config = aws.client("s3", settings).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (7.5, 7.5)
+    iceberg = catalog_conf(settings)
+    assert iceberg["spark.sql.catalog.lake.http-client.apache.socket-timeout-ms"] == "7500"
+    assert iceberg["spark.sql.catalog.lake.http-client.apache.connection-timeout-ms"] == "7500"
+    s3a = s3a_conf(settings)
+    assert s3a["spark.hadoop.fs.s3a.connection.timeout"] == "7500ms"
+    assert s3a["spark.hadoop.fs.s3a.connection.establish.timeout"] == "7500ms"
+    with pytest.raises(ValueError, match="aws_timeout_seconds"):
+        Settings(aws_timeout_seconds=0)

@@ -8,7 +8,15 @@ import pytest
 
 from tradelake.errors import NoInputError, QualityGateError
 from tradelake.io import failed_file, file_kind
-from tradelake.runtime import Run, job_parser, last_summary, parse_job_args, run_job
+from tradelake.runtime import (
+    Run,
+    aws_call,
+    describe_error,
+    job_parser,
+    last_summary,
+    parse_job_args,
+    run_job,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +103,68 @@ def test_run_job_prints_summary_last_and_maps_exit_codes(
     assert summary["date"] == "2025-01-15"
     assert summary["job"] == "ingest"
     assert finished == [summary]
+
+
+class FakeFrame:
+    def __init__(self, where: str) -> None:
+        self.class_name, self.method = where.rsplit(".", 1)
+
+    def getClassName(self) -> str:  # noqa: N802 - the JVM's method names
+        return self.class_name
+
+    def getMethodName(self) -> str:  # noqa: N802
+        return self.method
+
+
+class FakeThrowable:
+    """What py4j hands Python for a JVM exception, as far as describe_error asks."""
+
+    def __init__(self, text: str, frames: list[str], cause: FakeThrowable | None = None) -> None:
+        self.text, self.frames, self.cause = text, frames, cause
+
+    def toString(self) -> str:  # noqa: N802
+        return self.text
+
+    def getCause(self) -> FakeThrowable | None:  # noqa: N802
+        return self.cause
+
+    def getStackTrace(self) -> list[FakeFrame]:  # noqa: N802
+        return [FakeFrame(frame) for frame in self.frames]
+
+
+class JvmError(Exception):
+    def __init__(self, java_exception: FakeThrowable) -> None:
+        super().__init__("An error occurred while calling o42.save")
+        self.java_exception = java_exception
+
+
+def test_a_jvm_error_names_the_aws_call_it_failed_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = FakeThrowable(
+        "software.amazon.awssdk.core.exception.SdkClientException: Unable to execute HTTP request",
+        [
+            "software.amazon.awssdk.core.internal.http.pipeline.stages.RetryableStage.execute",
+            "software.amazon.awssdk.services.glue.DefaultGlueClient.getTable",
+            "org.apache.iceberg.aws.glue.GlueTableOperations.getGlueTable",
+        ],
+    )
+    top = FakeThrowable(
+        "org.apache.iceberg.exceptions.RuntimeIOException: failed to refresh",
+        ["org.apache.iceberg.BaseMetastoreTableOperations.refresh"],
+        cause=root,
+    )
+    monkeypatch.delenv("TRADELAKE_GLUE_ENDPOINT", raising=False)
+    assert describe_error(JvmError(top)) == (
+        "org.apache.iceberg.exceptions.RuntimeIOException: failed to refresh "
+        "(during Glue GetTable at AWS's endpoint)"
+    )
+    monkeypatch.setenv("TRADELAKE_GLUE_ENDPOINT", "http://127.0.0.1:5000")
+    assert aws_call(top) == "Glue GetTable at http://127.0.0.1:5000"
+    s3a = FakeThrowable(
+        "org.apache.hadoop.fs.s3a.AWSServiceThrottledException: getFileStatus on s3a://raw/x",
+        ["software.amazon.awssdk.services.s3.DefaultS3Client.headObject"],
+    )
+    monkeypatch.setenv("TRADELAKE_S3_ENDPOINT", "http://127.0.0.1:5001")
+    assert aws_call(s3a) == "S3 HeadObject at http://127.0.0.1:5001"
+    plain = FakeThrowable("java.lang.IllegalStateException: no", ["org.apache.spark.Foo.bar"])
+    assert describe_error(JvmError(plain)) == "java.lang.IllegalStateException: no"
+    assert describe_error(ValueError("bad\nmore")) == "ValueError: bad"

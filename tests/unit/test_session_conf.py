@@ -45,6 +45,10 @@ def test_glue_catalog_with_local_endpoints() -> None:
         f"{P}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         f"{P}.glue.endpoint": "http://127.0.0.1:5000",
         f"{P}.s3.retry.num-retries": "5",
+        f"{P}.s3.retry.min-wait-ms": "250",
+        f"{P}.s3.retry.max-wait-ms": "5000",
+        f"{P}.http-client.apache.socket-timeout-ms": "30000",
+        f"{P}.http-client.apache.connection-timeout-ms": "30000",
         f"{P}.s3.endpoint": "http://127.0.0.1:5000",
         f"{P}.s3.path-style-access": "true",
         f"{P}.client.region": "eu-west-1",
@@ -75,6 +79,10 @@ def test_rest_catalog_signed_for_glue() -> None:
         f"{P}.rest.signing-region": "eu-west-1",
         f"{P}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         f"{P}.s3.retry.num-retries": "5",
+        f"{P}.s3.retry.min-wait-ms": "250",
+        f"{P}.s3.retry.max-wait-ms": "5000",
+        f"{P}.http-client.apache.socket-timeout-ms": "30000",
+        f"{P}.http-client.apache.connection-timeout-ms": "30000",
         f"{P}.client.region": "eu-west-1",
     }
 
@@ -88,8 +96,13 @@ def test_s3a_reads_raw_s3_uris_through_a_local_endpoint() -> None:
     )
     assert s3a_conf(settings) == {
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        "spark.hadoop.fs.s3a.attempts.maximum": "5",
+        "spark.hadoop.fs.s3a.attempts.maximum": "2",
         "spark.hadoop.fs.s3a.retry.limit": "5",
+        "spark.hadoop.fs.s3a.retry.interval": "250ms",
+        "spark.hadoop.fs.s3a.retry.throttle.limit": "5",
+        "spark.hadoop.fs.s3a.retry.throttle.interval": "250ms",
+        "spark.hadoop.fs.s3a.connection.establish.timeout": "30000ms",
+        "spark.hadoop.fs.s3a.connection.timeout": "30000ms",
         "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:5000",
         "spark.hadoop.fs.s3a.path.style.access": "true",
         "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
