@@ -85,7 +85,9 @@ def test_transient_throttling_and_resets_are_survived_with_exact_tables(
     faults.clear()
     assert faults.tables(f"faults_transient_{seed}") == reference["tables"]
     slower = {run.job: round(run.seconds / reference["seconds"][run.job], 2) for run in runs}
-    TALLY.update({f"slower {job} x100": int(100 * ratio) for job, ratio in slower.items()})
+    for job, ratio in slower.items():  # the worst schedule's ratio, in hundredths
+        key = f"slowest {job} x100"
+        TALLY[key] = max(TALLY[key], int(100 * ratio))
     print(f"faults injected: {injected}; time vs fault-free: {slower}")
 
 
