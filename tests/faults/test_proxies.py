@@ -252,15 +252,21 @@ def test_a_chunked_aws_chunked_upload_is_forwarded_with_its_framing(
     ]
 
 
+def _glue_table(aws_env: FakeAws) -> tuple[Any, str, str]:
+    """A Glue client straight to moto, and a new database with one table in it."""
+    database, table = _name("db"), _name("trades")
+    direct = _client("glue", aws_env.endpoint, attempts=1)
+    direct.create_database(DatabaseInput={"Name": database})
+    direct.create_table(DatabaseName=database, TableInput={"Name": table})
+    return direct, database, table
+
+
 def test_glue_throttling_on_the_first_two_get_tables_is_retried(
     fault_proxy: FaultProxy, aws_env: FakeAws
 ) -> None:
     from botocore.exceptions import ClientError
 
-    database, table = _name("db"), _name("trades")
-    direct = _client("glue", aws_env.endpoint, attempts=1)
-    direct.create_database(DatabaseInput={"Name": database})
-    direct.create_table(DatabaseName=database, TableInput={"Name": table})
+    direct, database, table = _glue_table(aws_env)
     fault_proxy.set_rules([Rule.first_k(2, Fault.THROTTLING, "glue", operation="GetTable")])
 
     got = _client("glue", fault_proxy.endpoint, attempts=3).get_table(
@@ -307,10 +313,7 @@ def test_a_dropped_update_table_response_is_an_error_for_a_change_that_landed(
 ) -> None:
     from botocore.exceptions import ConnectionClosedError
 
-    database, table = _name("db"), _name("trades")
-    direct = _client("glue", aws_env.endpoint, attempts=1)
-    direct.create_database(DatabaseInput={"Name": database})
-    direct.create_table(DatabaseName=database, TableInput={"Name": table})
+    direct, database, table = _glue_table(aws_env)
     fault_proxy.set_rules(
         [Rule.first_k(1, Fault.FORWARD_THEN_DROP, "glue", operation="UpdateTable")]
     )
